@@ -1,1 +1,17 @@
-//! tt host library.
+//! `stick`: the native host of `tt`, the turn-taking CLI for AI coding agents.
+//!
+//! Data flows one way: CLI → command → service → store, with the service asking the
+//! [`policy`] module for decisions on facts it gathered. See `docs/ARCHITECTURE.md`.
+//!
+//! The library never prints and never reads environment variables: the binary
+//! snapshots the environment into an [`env::Env`] and passes it in.
+
+pub mod clock;
+pub mod commands;
+pub mod env;
+pub mod error;
+pub mod paths;
+pub mod policy;
+pub mod settings;
+
+pub use error::{ErrorCode, TtError};

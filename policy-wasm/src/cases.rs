@@ -80,10 +80,10 @@ impl Evaluator for Native {
         Ok(crate::claims::classify_action_claim(text))
     }
     fn select_next_holder(&mut self, input: &SelectionInput) -> Result<Option<String>, CallError> {
-        crate::fairness::select_next_holder(input).map_err(|e| e.to_string())
+        crate::fairness::select_next_holder(input).map_err(|e| format!("returned {e}"))
     }
     fn should_defer_idle_claim(&mut self, input: &DeferralInput) -> Result<bool, CallError> {
-        crate::fairness::should_defer_idle_claim(input).map_err(|e| e.to_string())
+        crate::fairness::should_defer_idle_claim(input).map_err(|e| format!("returned {e}"))
     }
     fn is_superseded(&mut self, existing: &HarnessInstance, incoming: &HarnessInstance) -> Result<bool, CallError> {
         Ok(crate::is_superseded(existing, incoming))

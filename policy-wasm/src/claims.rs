@@ -1,45 +1,35 @@
 //! The action-claim classifier (follow-through.md §3): decides whether a text contains a concrete
 //! first-person promise to do one of ten actions now or very soon.
 //!
-//! The four pattern families of §3.4 are matched by hand (no regular-expression engine), with the
-//! exact semantics of a global, leftmost-first regular expression: for each of the 40 patterns the
-//! text is searched left to right for successive non-overlapping matches, each search resuming at
-//! the end of the previous (possibly rejected) match.
+//! The 40 patterns of follow-through.md §3.4 (ten verbs × families F1–F4) are matched by hand,
+//! without a regular-expression engine, but with the exact semantics of a global, leftmost-first
+//! regular expression: each pattern is searched left to right for successive non-overlapping
+//! matches, each search resuming at the end of the previous (possibly rejected) match.
 //!
-//! Design notes (why a hand-written matcher is exact here):
-//! - Every `WS` in the patterns is followed by a non-whitespace character (a letter, `-` or `*`),
-//!   so a greedy scan of the whole whitespace run is the only way the rest can match.
-//! - At most one surface form of a verb can end at a word boundary at a given position (a shorter
-//!   form that is a prefix of a longer one is followed by a word character), so `merg`/`merge`
-//!   and `rebas`/`rebase` need no backtracking beyond "first form that ends at `\b`".
-//! - The lead alternatives of one family are tried in the order of §3.4, each followed by the
-//!   rest of the pattern, which is what backtracking over an alternation does.
-//! - The `the` trailer takes between 0 and 40 characters greedily and nothing follows it, so the
-//!   longest run allowed is the match.
+//! Why a direct matcher is exact here:
+//! - Every `WS` of the patterns is followed by a non-whitespace character (a letter, or `-`/`*`
+//!   after a sentence boundary), so only a greedy scan of the whole whitespace run can lead to a
+//!   match, and backtracking into it never helps.
+//! - The LEAD alternatives of a family are told apart by the text itself (`I'll`/`Ill` need an
+//!   `l`, `I'm` an `m`, `I will`/`I am` whitespace then `will`/`am`, then `going`/`about`), so at
+//!   most one lead matches at a position and its failure to reach a verb means no match there.
+//! - At most one surface form can end at a word boundary at a given position: a form that is a
+//!   prefix of a longer one (`merg`/`merge`, `rebas`/`rebase`, `push`/`pushes`) is then followed
+//!   by a word character. For the same reason at most one verb matches at a position, so every
+//!   start position yields at most one match per family, shared by the ten verb patterns.
+//! - The `the` trailer takes 0 to 40 characters greedily and nothing follows it, so the longest
+//!   allowed run is the match.
 //!
-//! The lead of each family is computed once per start position and shared by the ten verbs, so a
-//! classification costs time linear in the text (times a small constant) for texts up to the
-//! 65 536 bytes of §3.8.
+//! Each family is scanned once (cheap first-character filters, then the lead, then the verb),
+//! giving the list of all its matches in start order; the per-verb searches with their own resume
+//! positions are then one pass over that list. Time is linear in the text, which matters because
+//! the policy runs under a fuel budget on up to 65 536 bytes (§3.8, policy-core.md §4.1).
 
 use crate::types::{ActionVerb, Claim};
 
 /// The `the` trailer takes at most this many characters after `the` (follow-through.md §3.4).
 const THE_TRAILER_MAX: usize = 40;
 
-/// Whole words that veto a candidate whose own span contains one (follow-through.md §3.5 rule 2).
-const PAST_FORMS: [&str; 11] = [
-    "relaunched",
-    "restarted",
-    "redeployed",
-    "deployed",
-    "pushed",
-    "merged",
-    "reverted",
-    "rebased",
-    "reran",
-    "re-ran",
-    "fixed",
-];
 
 /// Surface forms (families F1–F3) of a verb, follow-through.md §3.3.
 fn surface_forms(verb: ActionVerb) -> &'static [&'static str] {
@@ -54,6 +44,25 @@ fn surface_forms(verb: ActionVerb) -> &'static [&'static str] {
         ActionVerb::Rebase => &["rebas", "rebase", "rebasing", "rebases"],
         ActionVerb::Rerun => &["rerun", "re-run", "rerunning", "re-running", "reruns", "re-runs"],
         ActionVerb::Fix => &["fix", "fixing", "fixes"],
+        ActionVerb::Unknown => &[],
+    }
+}
+
+/// Past forms of a verb: the whole words that veto a candidate whose own span contains one
+/// (follow-through.md §3.5 rule 2: `relaunched`, `restarted`, `redeployed`, `deployed`, `pushed`,
+/// `merged`, `reverted`, `rebased`, `reran`, `re-ran`, `fixed`).
+fn past_forms(verb: ActionVerb) -> &'static [&'static str] {
+    match verb {
+        ActionVerb::Relaunch => &["relaunched"],
+        ActionVerb::Restart => &["restarted"],
+        ActionVerb::Redeploy => &["redeployed"],
+        ActionVerb::Deploy => &["deployed"],
+        ActionVerb::Push => &["pushed"],
+        ActionVerb::Merge => &["merged"],
+        ActionVerb::Revert => &["reverted"],
+        ActionVerb::Rebase => &["rebased"],
+        ActionVerb::Rerun => &["reran", "re-ran"],
+        ActionVerb::Fix => &["fixed"],
         ActionVerb::Unknown => &[],
     }
 }
@@ -75,6 +84,29 @@ fn participles(verb: ActionVerb) -> &'static [&'static str] {
     }
 }
 
+/// The only verb whose forms can start at the characters `c0 c1 c2` (ASCII case-insensitive).
+/// The ten verbs differ within their first three characters (`rel`, `res`, `red`, `rev`, `reb`,
+/// `rer`/`re-`, `d`, `p`, `m`, `f`), so at most one verb can match at a position.
+fn candidate_verb(c0: char, c1: Option<char>, c2: Option<char>) -> Option<ActionVerb> {
+    let lower = |c: Option<char>| c.map(|c| c.to_ascii_lowercase());
+    match c0.to_ascii_lowercase() {
+        'd' => Some(ActionVerb::Deploy),
+        'p' => Some(ActionVerb::Push),
+        'm' => Some(ActionVerb::Merge),
+        'f' => Some(ActionVerb::Fix),
+        'r' if lower(c1) == Some('e') => match lower(c2)? {
+            'l' => Some(ActionVerb::Relaunch),
+            's' => Some(ActionVerb::Restart),
+            'd' => Some(ActionVerb::Redeploy),
+            'v' => Some(ActionVerb::Revert),
+            'b' => Some(ActionVerb::Rebase),
+            'r' | '-' => Some(ActionVerb::Rerun),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A word character: ASCII letter, ASCII digit or `_` (follow-through.md §3.2).
 fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
@@ -88,6 +120,19 @@ fn is_apos(c: char) -> bool {
 /// A character that marks a candidate as quoted (follow-through.md §3.5 rule 1).
 fn is_quote(c: char) -> bool {
     matches!(c, '"' | '\'' | '\u{201C}' | '\u{201D}' | '\u{2018}' | '\u{2019}' | '`')
+}
+
+/// `[ \t]`: the characters of an indent and of the gap after a bullet (follow-through.md §3.4).
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// One match of a family: the span `[start, end)` and the verb whose pattern it matches.
+#[derive(Clone, Copy)]
+struct Match {
+    start: usize,
+    end: usize,
+    verb: ActionVerb,
 }
 
 /// The text as characters, with the primitive matchers of follow-through.md §3.2.
@@ -121,12 +166,9 @@ impl Text {
     /// `limit`; returns the position after it.
     fn lit_within(&self, i: usize, lit: &str, limit: usize) -> Option<usize> {
         let mut j = i;
-        for want in lit.chars() {
-            if j >= limit {
-                return None;
-            }
+        for want in lit.bytes() {
             let c = self.at(j)?;
-            if !c.eq_ignore_ascii_case(&want) {
+            if j >= limit || !c.is_ascii() || !(c as u8).eq_ignore_ascii_case(&want) {
                 return None;
             }
             j += 1;
@@ -139,12 +181,6 @@ impl Text {
         self.lit_within(i, lit, self.len())
     }
 
-    /// `WS`: one or more whitespace characters, taken greedily.
-    fn ws(&self, i: usize) -> Option<usize> {
-        let end = self.skip_while(i, char::is_whitespace);
-        (end > i).then_some(end)
-    }
-
     /// The position of the first character at or after `i` that fails `pred`.
     fn skip_while(&self, i: usize, pred: impl Fn(char) -> bool) -> usize {
         let mut j = i;
@@ -154,17 +190,13 @@ impl Text {
         j
     }
 
-    /// `APOS?`: an optional apostrophe.
-    fn apos_opt(&self, i: usize) -> usize {
-        if self.at(i).is_some_and(is_apos) { i + 1 } else { i }
+    /// `WS`: one or more characters for which `char::is_whitespace` holds, taken greedily.
+    fn ws(&self, i: usize) -> Option<usize> {
+        let end = self.skip_while(i, char::is_whitespace);
+        (end > i).then_some(end)
     }
 
-    /// `lit WS`: a literal followed by whitespace.
-    fn lit_ws(&self, i: usize, lit: &str) -> Option<usize> {
-        self.lit(i, lit).and_then(|j| self.ws(j))
-    }
-
-    /// A sequence `w1 WS w2 WS … wn`.
+    /// `w1 WS w2 WS … wn`.
     fn words(&self, i: usize, words: &[&str]) -> Option<usize> {
         let mut j = i;
         for (k, w) in words.iter().enumerate() {
@@ -176,88 +208,105 @@ impl Text {
         Some(j)
     }
 
-    /// `I APOS? <lit>`.
-    fn i_apos(&self, i: usize, lit: &str) -> Option<usize> {
-        let j = self.lit(i, "i")?;
-        self.lit(self.apos_opt(j), lit)
-    }
-
-    /// The ends of the F1 leads starting at `i`, in the order of follow-through.md §3.4, each
-    /// already followed by `WS` (so the value is where `VERB` must start).
-    fn f1_leads(&self, i: usize) -> [Option<usize>; 7] {
-        if !self.boundary(i) {
-            return [None; 7];
+    /// `\b I` at `i`: the position after the `I`.
+    fn word_initial_i(&self, i: usize) -> Option<usize> {
+        if self.word_before(i) {
+            return None;
         }
-        let m_then = |rest: &[&str]| {
-            self.i_apos(i, "m").and_then(|j| self.ws(j)).and_then(|j| self.words(j, rest))
-        };
-        let i_ws = |rest: &[&str]| {
-            self.lit_ws(i, "i").and_then(|j| self.words(j, rest))
-        };
-        [
-            self.i_apos(i, "ll"),
-            i_ws(&["will"]),
-            m_then(&["going", "to"]),
-            i_ws(&["am", "going", "to"]),
-            m_then(&["about", "to"]),
-            i_ws(&["am", "about", "to"]),
-            self.words(i, &["let", "me"]),
-        ]
-        .map(|end| end.and_then(|j| self.ws(j)))
+        self.lit(i, "i")
     }
 
-    /// The ends of the F2 leads starting at `i` (`\b I (APOS? m | WS am) WS`).
-    fn f2_leads(&self, i: usize) -> [Option<usize>; 2] {
-        if !self.boundary(i) {
-            return [None; 2];
+    /// F1's `\b LEAD WS` at `i` (follow-through.md §3.4): where `VERB` must start.
+    fn f1_lead(&self, i: usize) -> Option<usize> {
+        if self.word_before(i) {
+            return None;
         }
-        [self.i_apos(i, "m"), self.lit_ws(i, "i").and_then(|j| self.lit(j, "am"))]
-            .map(|end| end.and_then(|j| self.ws(j)))
-    }
-
-    /// BOUNDARY at `s` (follow-through.md §3.4), followed by `[ \t]*` and an optional bullet:
-    /// where the word after it may start, one entry per BOUNDARY alternative (start of text;
-    /// `.`/`!`/`?` + `WS`; line feed).
-    fn sentence_starts(&self, s: usize) -> [Option<usize>; 3] {
-        let start_of_text = (s == 0).then_some(0);
-        let punct = match self.at(s) {
-            Some('.' | '!' | '?') => self.ws(s + 1),
-            _ => None,
-        };
-        let line_feed = (self.at(s) == Some('\n')).then_some(s + 1);
-        [start_of_text, punct, line_feed].map(|p| p.map(|j| self.indent_bullet(j)))
-    }
-
-    /// `[ \t]*` then optionally `-`/`*` followed by `[ \t]+`. Without the bullet the next word
-    /// would have to start at the `-`/`*`, which no lead does, so taking the bullet is exact.
-    fn indent_bullet(&self, i: usize) -> usize {
-        let blank = |c: char| c == ' ' || c == '\t';
-        let j = self.skip_while(i, blank);
-        match self.at(j) {
-            Some('-' | '*') => {
-                let k = self.skip_while(j + 1, blank);
-                if k > j + 1 { k } else { j }
+        let after_lead = match self.at(i)? {
+            'i' | 'I' => {
+                let j = i + 1;
+                let k = if self.at(j).is_some_and(is_apos) { j + 1 } else { j };
+                match self.at(k)? {
+                    // `I APOS? ll`
+                    'l' | 'L' => self.lit(k, "ll")?,
+                    // `I APOS? m WS (going|about) WS to`
+                    'm' | 'M' => {
+                        let g = self.ws(k + 1)?;
+                        self.words(g, &["going", "to"]).or_else(|| self.words(g, &["about", "to"]))?
+                    }
+                    // `I WS will`, `I WS am WS (going|about) WS to`
+                    _ if k == j => {
+                        let w = self.ws(j)?;
+                        self.lit(w, "will").or_else(|| {
+                            let g = self.ws(self.lit(w, "am")?)?;
+                            self.words(g, &["going", "to"]).or_else(|| self.words(g, &["about", "to"]))
+                        })?
+                    }
+                    _ => return None,
+                }
             }
-            _ => j,
+            // `let WS me`
+            'l' | 'L' => self.words(i, &["let", "me"])?,
+            _ => return None,
+        };
+        self.ws(after_lead)
+    }
+
+    /// F2's `\b I ( APOS? m | WS am ) WS` at `i`: where `VERB` must start.
+    fn f2_lead(&self, i: usize) -> Option<usize> {
+        let j = self.word_initial_i(i)?;
+        let k = if self.at(j).is_some_and(is_apos) { j + 1 } else { j };
+        let after_lead = self.lit(k, "m").or_else(|| self.lit(self.ws(j)?, "am"))?;
+        self.ws(after_lead)
+    }
+
+    /// BOUNDARY at `s` apart from its start-of-text alternative (follow-through.md §3.4): `.`,
+    /// `!` or `?` followed by `WS`, or a line feed; returns the position after it.
+    fn sentence_mark(&self, s: usize, c: char) -> Option<usize> {
+        match c {
+            '.' | '!' | '?' => self.ws(s + 1),
+            '\n' => Some(s + 1),
+            _ => None,
         }
     }
 
-    /// The ends of the F3 leads (`going WS to WS` | `about WS to WS`) for a match starting at `s`.
-    fn f3_leads(&self, s: usize) -> [Option<usize>; 6] {
-        let [a, b, c] = self.sentence_starts(s);
-        let lead = |p: Option<usize>| -> [Option<usize>; 2] {
-            let go = |w: &str| p.and_then(|p| self.words(p, &[w, "to"])).and_then(|j| self.ws(j));
-            [go("going"), go("about")]
-        };
-        let [a1, a2] = lead(a);
-        let [b1, b2] = lead(b);
-        let [c1, c2] = lead(c);
-        [a1, a2, b1, b2, c1, c2]
+    /// `[ \t]*` then an optional `-`/`*` bullet followed by `[ \t]+`. Leaving out a bullet that is
+    /// there would make the next word start at the `-`/`*`, which no lead does, so taking the
+    /// bullet whenever it is there is exact.
+    fn indent_bullet(&self, i: usize) -> usize {
+        let j = self.skip_while(i, is_blank);
+        if matches!(self.at(j), Some('-' | '*')) {
+            let k = self.skip_while(j + 1, is_blank);
+            if k > j + 1 {
+                return k;
+            }
+        }
+        j
     }
 
-    /// A surface form of a verb at `i` followed by `\b`; returns its end.
-    fn verb_at(&self, i: usize, forms: &[&str]) -> Option<usize> {
-        forms.iter().find_map(|f| self.lit(i, f).filter(|&e| self.boundary(e)))
+    /// F3's `(going WS to | about WS to) WS` at `p`: where `VERB` must start.
+    fn f3_lead(&self, p: usize) -> Option<usize> {
+        let after = self.words(p, &["going", "to"]).or_else(|| self.words(p, &["about", "to"]))?;
+        self.ws(after)
+    }
+
+    /// The only verb that may have a form starting at `p` (see [`candidate_verb`]).
+    fn candidate_verb_at(&self, p: usize) -> Option<ActionVerb> {
+        candidate_verb(self.at(p)?, self.at(p + 1), self.at(p + 2))
+    }
+
+    /// The verb of which a surface form starts at `p` and is followed by `\b`, with its end.
+    /// Forms are tried in table order; at most one ends at a boundary.
+    fn verb_at(&self, p: usize) -> Option<(ActionVerb, usize)> {
+        let verb = self.candidate_verb_at(p)?;
+        let end = surface_forms(verb).iter().find_map(|f| self.lit(p, f).filter(|&e| self.boundary(e)))?;
+        Some((verb, end))
+    }
+
+    /// The verb of which `PART TRAILER` starts at `p`, with the end of the trailer.
+    fn participle_at(&self, p: usize) -> Option<(ActionVerb, usize)> {
+        let verb = self.candidate_verb_at(p)?;
+        let end = participles(verb).iter().find_map(|part| self.lit(p, part).and_then(|e| self.trailer(e)))?;
+        Some((verb, end))
     }
 
     /// TRAILER at `i` (follow-through.md §3.4); returns the end of the match.
@@ -269,12 +318,56 @@ impl Text {
             }
         }
         let e = self.lit(j, "the").filter(|&e| self.boundary(e))?;
-        let stop = |c: char| matches!(c, '.' | '!' | '?' | '\n');
         let mut k = e;
-        while k - e < THE_TRAILER_MAX && self.at(k).is_some_and(|c| !stop(c)) {
+        while k - e < THE_TRAILER_MAX && self.at(k).is_some_and(|c| !matches!(c, '.' | '!' | '?' | '\n')) {
             k += 1;
         }
         Some(k)
+    }
+
+    /// All matches of the four families (F1, F2, F3, F4), each in start order; at one start, the
+    /// matches of the BOUNDARY alternatives come in alternative order. One pass over the text
+    /// with first-character filters: F1 starts at `I`/`let`, F2 at `I`, F3 and F4 at the start
+    /// of the text or at `.`, `!`, `?` or a line feed.
+    fn scan(&self) -> [Vec<Match>; 4] {
+        let [mut f1, mut f2, mut f3, mut f4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        fn add(out: &mut Vec<Match>, start: usize, found: Option<(ActionVerb, usize)>) {
+            if let Some((verb, end)) = found {
+                out.push(Match { start, end, verb });
+            }
+        }
+        for (start, &c) in self.chars.iter().enumerate() {
+            let sentence = match c {
+                'i' | 'I' => {
+                    add(&mut f1, start, self.f1_lead(start).and_then(|p| self.verb_at(p)));
+                    add(&mut f2, start, self.f2_lead(start).and_then(|p| self.verb_at(p)));
+                    false
+                }
+                'l' | 'L' => {
+                    add(&mut f1, start, self.f1_lead(start).and_then(|p| self.verb_at(p)));
+                    false
+                }
+                '.' | '!' | '?' | '\n' => true,
+                _ => false,
+            };
+            if start != 0 && !sentence {
+                continue;
+            }
+            // BOUNDARY alternatives in order: start of text, then `.`/`!`/`?` + WS or line feed.
+            let start_of_text = (start == 0).then_some(0);
+            let mark = if sentence { self.sentence_mark(start, c) } else { None };
+            for after in [start_of_text, mark].into_iter().flatten() {
+                let p = self.indent_bullet(after);
+                match self.at(p) {
+                    Some('g' | 'G' | 'a' | 'A') => {
+                        add(&mut f3, start, self.f3_lead(p).and_then(|q| self.verb_at(q)));
+                    }
+                    Some(_) => add(&mut f4, start, self.participle_at(p)),
+                    None => {}
+                }
+            }
+        }
+        [f1, f2, f3, f4]
     }
 
     /// §3.5 rule 1: the candidate starting at `i` is quoted.
@@ -290,83 +383,44 @@ impl Text {
         false
     }
 
-    /// §3.5 rule 2: the span `[s, e)`, as a string of its own, contains a whole past form.
+    /// §3.5 rule 2: the span `[s, e)`, read as a string of its own, contains a whole past form.
+    /// Each past form starts with the first three letters of its verb, so [`candidate_verb`]
+    /// picks the only forms worth trying at a word start.
     fn past_tense(&self, s: usize, e: usize) -> bool {
         (s..e).any(|j| {
-            let starts_word = j == s || !self.word_before(j);
-            starts_word
-                && PAST_FORMS.iter().any(|w| {
-                    self.lit_within(j, w, e).is_some_and(|end| end == e || !self.word_at(end))
+            (j == s || !self.word_before(j))
+                && self.candidate_verb_at(j).is_some_and(|verb| {
+                    past_forms(verb)
+                        .iter()
+                        .any(|w| self.lit_within(j, w, e).is_some_and(|end| end == e || !self.word_at(end)))
                 })
         })
     }
 }
 
-/// One candidate start: where the match begins and where the verb (or participle) must begin.
-/// Several entries may share a start; they are in alternation order.
-#[derive(Clone, Copy)]
-struct Lead {
-    start: usize,
-    verb_pos: usize,
+/// Index of a verb in [`ActionVerb::ALL`] (contract order, follow-through.md §3.3).
+fn verb_index(verb: ActionVerb) -> Option<usize> {
+    ActionVerb::ALL.iter().position(|&v| v == verb)
 }
 
-/// The four families of follow-through.md §3.4.
-#[derive(Clone, Copy)]
-enum Family {
-    F1,
-    F2,
-    F3,
-    F4,
-}
-
-/// The leads of a family over the whole text, in increasing start order.
-fn leads(text: &Text, family: Family) -> Vec<Lead> {
-    let mut out = Vec::new();
-    for start in 0..text.len() {
-        let mut push = |verb_pos: Option<usize>| {
-            if let Some(verb_pos) = verb_pos {
-                out.push(Lead { start, verb_pos });
-            }
-        };
-        match family {
-            Family::F1 => text.f1_leads(start).into_iter().for_each(&mut push),
-            Family::F2 => text.f2_leads(start).into_iter().for_each(&mut push),
-            Family::F3 => text.f3_leads(start).into_iter().for_each(&mut push),
-            Family::F4 => text.sentence_starts(start).into_iter().for_each(&mut push),
+/// For each verb, the first match of its pattern in this family that survives §3.5. Each verb's
+/// search resumes at the end of its own previous match, rejected or not (a global regex).
+fn first_survivors(text: &Text, matches: &[Match]) -> [Option<(usize, usize)>; 10] {
+    let mut survivor = [None; 10];
+    let mut resume = [0usize; 10];
+    for m in matches {
+        let Some(v) = verb_index(m.verb) else { continue };
+        let (Some(slot), Some(res)) = (survivor.get_mut(v), resume.get_mut(v)) else { continue };
+        if slot.is_some() || m.start < *res {
+            continue;
+        }
+        if text.quoted(m.start) || text.past_tense(m.start, m.end) {
+            *res = m.end;
+        } else {
+            *slot = Some((m.start, m.end));
         }
     }
-    out
-}
-
-/// The first match of one pattern (a family with one verb's forms) that survives §3.5, as a span
-/// `[start, end)`; each search resumes at the end of the previous match.
-fn first_surviving(text: &Text, leads: &[Lead], family: Family, verb: ActionVerb) -> Option<(usize, usize)> {
-    let mut resume = 0;
-    let mut k = 0;
-    while let Some(first) = leads.get(k) {
-        let start = first.start;
-        // All lead alternatives at this start, in order; the first that completes is the match.
-        let mut end = None;
-        while let Some(lead) = leads.get(k).filter(|l| l.start == start) {
-            k += 1;
-            if start < resume || end.is_some() {
-                continue;
-            }
-            end = match family {
-                Family::F4 => participles(verb)
-                    .iter()
-                    .find_map(|p| text.lit(lead.verb_pos, p).and_then(|e| text.trailer(e))),
-                _ => text.verb_at(lead.verb_pos, surface_forms(verb)),
-            };
-        }
-        if let Some(end) = end {
-            if !text.quoted(start) && !text.past_tense(start, end) {
-                return Some((start, end));
-            }
-            resume = end;
-        }
-    }
-    None
+    survivor
 }
 
 /// Classify `text` as an action claim (follow-through.md §3.1, §3.4–§3.6).
@@ -374,16 +428,15 @@ fn first_surviving(text: &Text, leads: &[Lead], family: Family, verb: ActionVerb
 /// Evaluates the 40 patterns (the ten verbs of §3.3 in contract order × families F1–F4), keeps
 /// each pattern's first match that survives the quote skip and the past-tense guard (§3.5), and
 /// returns the survivor with the smallest start, ties going to the earlier pattern (§3.6).
-/// `matched` is the winning span with surrounding whitespace trimmed. Total: every input,
-/// including the empty string, gives an answer.
+/// `matched` is the winning span with surrounding whitespace removed (`str::trim`). Pure and
+/// total: every input, including the empty string, gives an answer.
 pub fn classify_action_claim(text: &str) -> Option<Claim> {
     let text = Text { chars: text.chars().collect() };
-    let families = [Family::F1, Family::F2, Family::F3, Family::F4];
-    let all_leads = families.map(|f| leads(&text, f));
+    let survivors = text.scan().map(|matches| first_survivors(&text, &matches));
     let mut best: Option<(usize, usize, ActionVerb)> = None;
-    for verb in ActionVerb::ALL {
-        for (family, family_leads) in families.iter().zip(all_leads.iter()) {
-            if let Some((start, end)) = first_surviving(&text, family_leads, *family, verb)
+    for (v, verb) in ActionVerb::ALL.into_iter().enumerate() {
+        for family in &survivors {
+            if let Some(&Some((start, end))) = family.get(v)
                 && best.is_none_or(|(s, _, _)| start < s)
             {
                 best = Some((start, end, verb));
@@ -510,6 +563,25 @@ mod tests {
         assert!(Text { chars: "x fixedly".chars().collect() }.past_tense(0, 7));
         assert!(!Text { chars: "unfixed".chars().collect() }.past_tense(0, 7));
         assert!(Text { chars: "unfixed".chars().collect() }.past_tense(2, 7));
+    }
+
+    #[test]
+    fn past_forms_are_the_eleven_of_the_spec() {
+        let mut all: Vec<&str> = ActionVerb::ALL.iter().flat_map(|&v| past_forms(v).iter().copied()).collect();
+        all.sort_unstable();
+        let mut want = vec![
+            "relaunched", "restarted", "redeployed", "deployed", "pushed", "merged", "reverted", "rebased", "reran",
+            "re-ran", "fixed",
+        ];
+        want.sort_unstable();
+        assert_eq!(all, want);
+        // Every form is reachable through its verb's three-letter dispatch.
+        for verb in ActionVerb::ALL {
+            for form in surface_forms(verb).iter().chain(participles(verb)).chain(past_forms(verb)) {
+                let c: Vec<char> = form.chars().collect();
+                assert_eq!(candidate_verb(c[0], c.get(1).copied(), c.get(2).copied()), Some(verb), "{form}");
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub enum PolicyError {
 impl std::fmt::Display for PolicyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PolicyError::InvalidInput(why) => write!(f, "invalid input: {why}"),
+            PolicyError::InvalidInput(why) => write!(f, "invalid-input: {why}"),
         }
     }
 }
