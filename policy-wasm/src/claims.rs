@@ -15,21 +15,28 @@
 //!   most one lead matches at a position and its failure to reach a verb means no match there.
 //! - At most one surface form can end at a word boundary at a given position: a form that is a
 //!   prefix of a longer one (`merg`/`merge`, `rebas`/`rebase`, `push`/`pushes`) is then followed
-//!   by a word character. For the same reason at most one verb matches at a position, so every
-//!   start position yields at most one match per family, shared by the ten verb patterns.
+//!   by a word character. The ten verbs differ within their first three letters, so at most one
+//!   verb matches at a position, and every start position yields at most one match per family
+//!   and BOUNDARY alternative, shared by the ten verb patterns.
 //! - The `the` trailer takes 0 to 40 characters greedily and nothing follows it, so the longest
 //!   allowed run is the match.
 //!
-//! Each family is scanned once (cheap first-character filters, then the lead, then the verb),
-//! giving the list of all its matches in start order; the per-verb searches with their own resume
-//! positions are then one pass over that list. Time is linear in the text, which matters because
-//! the policy runs under a fuel budget on up to 65 536 bytes (§3.8, policy-core.md §4.1).
+//! The matcher works on the UTF-8 bytes: every character a pattern names literally is ASCII, and
+//! an ASCII byte never occurs inside a multi-byte character, so literal comparisons, word
+//! characters (`\b`) and candidate starts are exact byte tests. Only the places where the spec
+//! counts characters or names non-ASCII characters decode: `WS` (`char::is_whitespace`), the
+//! typographic apostrophes and quotes, the two-character look-back (§3.5) and the 40-character
+//! `the` trailer. Byte order is character order, so comparing starts is unaffected.
+//!
+//! One pass over the text (first-byte filters, then the lead, then the verb) lists every match of
+//! each family in start order; each verb's search with its own resume position is then one pass
+//! over that list. Time is linear in the text, which matters because the policy runs under a fuel
+//! budget on up to 65 536 bytes (§3.8, policy-core.md §4.1).
 
 use crate::types::{ActionVerb, Claim};
 
 /// The `the` trailer takes at most this many characters after `the` (follow-through.md §3.4).
 const THE_TRAILER_MAX: usize = 40;
-
 
 /// Surface forms (families F1–F3) of a verb, follow-through.md §3.3.
 fn surface_forms(verb: ActionVerb) -> &'static [&'static str] {
@@ -42,8 +49,32 @@ fn surface_forms(verb: ActionVerb) -> &'static [&'static str] {
         ActionVerb::Merge => &["merg", "merge", "merging", "merges"],
         ActionVerb::Revert => &["revert", "reverting", "reverts"],
         ActionVerb::Rebase => &["rebas", "rebase", "rebasing", "rebases"],
-        ActionVerb::Rerun => &["rerun", "re-run", "rerunning", "re-running", "reruns", "re-runs"],
+        ActionVerb::Rerun => &[
+            "rerun",
+            "re-run",
+            "rerunning",
+            "re-running",
+            "reruns",
+            "re-runs",
+        ],
         ActionVerb::Fix => &["fix", "fixing", "fixes"],
+        ActionVerb::Unknown => &[],
+    }
+}
+
+/// Participles (family F4) of a verb, follow-through.md §3.3.
+fn participles(verb: ActionVerb) -> &'static [&'static str] {
+    match verb {
+        ActionVerb::Relaunch => &["relaunching"],
+        ActionVerb::Restart => &["restarting"],
+        ActionVerb::Redeploy => &["redeploying"],
+        ActionVerb::Deploy => &["deploying"],
+        ActionVerb::Push => &["pushing"],
+        ActionVerb::Merge => &["merging"],
+        ActionVerb::Revert => &["reverting"],
+        ActionVerb::Rebase => &["rebasing"],
+        ActionVerb::Rerun => &["rerunning", "re-running"],
+        ActionVerb::Fix => &["fixing"],
         ActionVerb::Unknown => &[],
     }
 }
@@ -67,133 +98,200 @@ fn past_forms(verb: ActionVerb) -> &'static [&'static str] {
     }
 }
 
-/// Participles (family F4) of a verb, follow-through.md §3.3.
-fn participles(verb: ActionVerb) -> &'static [&'static str] {
-    match verb {
-        ActionVerb::Relaunch => &["relaunching"],
-        ActionVerb::Restart => &["restarting"],
-        ActionVerb::Redeploy => &["redeploying"],
-        ActionVerb::Deploy => &["deploying"],
-        ActionVerb::Push => &["pushing"],
-        ActionVerb::Merge => &["merging"],
-        ActionVerb::Revert => &["reverting"],
-        ActionVerb::Rebase => &["rebasing"],
-        ActionVerb::Rerun => &["rerunning", "re-running"],
-        ActionVerb::Fix => &["fixing"],
-        ActionVerb::Unknown => &[],
-    }
-}
-
-/// The only verb whose forms can start at the characters `c0 c1 c2` (ASCII case-insensitive).
-/// The ten verbs differ within their first three characters (`rel`, `res`, `red`, `rev`, `reb`,
-/// `rer`/`re-`, `d`, `p`, `m`, `f`), so at most one verb can match at a position.
-fn candidate_verb(c0: char, c1: Option<char>, c2: Option<char>) -> Option<ActionVerb> {
-    let lower = |c: Option<char>| c.map(|c| c.to_ascii_lowercase());
-    match c0.to_ascii_lowercase() {
-        'd' => Some(ActionVerb::Deploy),
-        'p' => Some(ActionVerb::Push),
-        'm' => Some(ActionVerb::Merge),
-        'f' => Some(ActionVerb::Fix),
-        'r' if lower(c1) == Some('e') => match lower(c2)? {
-            'l' => Some(ActionVerb::Relaunch),
-            's' => Some(ActionVerb::Restart),
-            'd' => Some(ActionVerb::Redeploy),
-            'v' => Some(ActionVerb::Revert),
-            'b' => Some(ActionVerb::Rebase),
-            'r' | '-' => Some(ActionVerb::Rerun),
+/// The only verb whose forms (surface, participle or past) can start with the bytes `b0 b1 b2`
+/// (ASCII case-insensitive). The ten verbs differ within their first three characters (`rel`,
+/// `res`, `red`, `rev`, `reb`, `rer`/`re-`, `d`, `p`, `m`, `f`).
+fn candidate_verb(b0: u8, b1: u8, b2: u8) -> Option<ActionVerb> {
+    match b0.to_ascii_lowercase() {
+        b'd' => Some(ActionVerb::Deploy),
+        b'p' => Some(ActionVerb::Push),
+        b'm' => Some(ActionVerb::Merge),
+        b'f' => Some(ActionVerb::Fix),
+        b'r' if b1.eq_ignore_ascii_case(&b'e') => match b2.to_ascii_lowercase() {
+            b'l' => Some(ActionVerb::Relaunch),
+            b's' => Some(ActionVerb::Restart),
+            b'd' => Some(ActionVerb::Redeploy),
+            b'v' => Some(ActionVerb::Revert),
+            b'b' => Some(ActionVerb::Rebase),
+            b'r' | b'-' => Some(ActionVerb::Rerun),
             _ => None,
         },
         _ => None,
     }
 }
 
-/// A word character: ASCII letter, ASCII digit or `_` (follow-through.md §3.2).
-fn is_word(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
+/// A cheap filter: `b` may be the first letter of a verb form (`r`, `d`, `p`, `m`, `f`, any case).
+#[inline]
+fn may_start_verb(b: u8) -> bool {
+    matches!(b | 0x20, b'r' | b'd' | b'p' | b'm' | b'f')
 }
 
-/// An apostrophe: `'`, `‘` or `’` (follow-through.md §3.2).
-fn is_apos(c: char) -> bool {
-    matches!(c, '\'' | '\u{2018}' | '\u{2019}')
+/// A cheap filter: `b` may be the first letter of what follows a BOUNDARY (an F3 `going`/`about`
+/// or an F4 participle).
+#[inline]
+fn may_follow_boundary(b: u8) -> bool {
+    may_start_verb(b) || matches!(b | 0x20, b'g' | b'a')
+}
+
+/// A word character: ASCII letter, ASCII digit or `_` (follow-through.md §3.2). A byte of a
+/// multi-byte character is never one, as letters outside ASCII are non-word characters.
+#[inline]
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// A character that marks a candidate as quoted (follow-through.md §3.5 rule 1).
 fn is_quote(c: char) -> bool {
-    matches!(c, '"' | '\'' | '\u{201C}' | '\u{201D}' | '\u{2018}' | '\u{2019}' | '`')
+    matches!(
+        c,
+        '"' | '\'' | '\u{201C}' | '\u{201D}' | '\u{2018}' | '\u{2019}' | '`'
+    )
 }
 
 /// `[ \t]`: the characters of an indent and of the gap after a bullet (follow-through.md §3.4).
-fn is_blank(c: char) -> bool {
-    c == ' ' || c == '\t'
+#[inline]
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
-/// One match of a family: the span `[start, end)` and the verb whose pattern it matches.
+/// The length in bytes of the UTF-8 character whose first byte is `lead` (at least 1).
+#[inline]
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+/// Where a match can start, other than at the start of the text (see [`start_class`]).
 #[derive(Clone, Copy)]
-struct Match {
-    start: usize,
-    end: usize,
-    verb: ActionVerb,
+enum StartClass {
+    /// Not a possible start.
+    None,
+    /// `I`/`i`: F1 and F2 leads.
+    I,
+    /// `L`/`l`: the F1 lead `let me`.
+    L,
+    /// `.`, `!`, `?`: a BOUNDARY if `WS` follows.
+    Punct,
+    /// The line feed: a BOUNDARY.
+    LineFeed,
 }
 
-/// The text as characters, with the primitive matchers of follow-through.md §3.2.
-struct Text {
-    chars: Vec<char>,
+/// The first byte of the F1/F2 leads (`I`, `let`) and the BOUNDARY characters of F3/F4.
+#[inline]
+fn start_class(b: u8) -> StartClass {
+    match b {
+        b'i' | b'I' => StartClass::I,
+        b'l' | b'L' => StartClass::L,
+        b'.' | b'!' | b'?' => StartClass::Punct,
+        b'\n' => StartClass::LineFeed,
+        _ => StartClass::None,
+    }
 }
 
-impl Text {
-    fn len(&self) -> usize {
-        self.chars.len()
+/// The text, with the primitive matchers of follow-through.md §3.2. Positions are byte offsets
+/// at character boundaries.
+struct Text<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+}
+
+impl Text<'_> {
+    /// The byte at `i`, or NUL past the end (NUL is a non-word, non-space, non-quote character,
+    /// so every test treats it like the end of the text).
+    #[inline]
+    fn byte(&self, i: usize) -> u8 {
+        self.bytes.get(i).copied().unwrap_or(0)
     }
 
-    fn at(&self, i: usize) -> Option<char> {
-        self.chars.get(i).copied()
+    /// The character starting at byte `i`.
+    fn char_at(&self, i: usize) -> Option<char> {
+        self.text.get(i..)?.chars().next()
     }
 
+    #[inline]
     fn word_at(&self, i: usize) -> bool {
-        self.at(i).is_some_and(is_word)
+        is_word(self.byte(i))
     }
 
+    #[inline]
     fn word_before(&self, i: usize) -> bool {
-        i.checked_sub(1).is_some_and(|j| self.word_at(j))
+        i > 0 && is_word(self.byte(i - 1))
     }
 
-    /// `\b` at position `i` (between `i-1` and `i`).
+    /// `\b` at `i` (between the characters before and at `i`).
+    #[inline]
     fn boundary(&self, i: usize) -> bool {
         self.word_before(i) != self.word_at(i)
     }
 
     /// The ASCII-lowercase literal `lit` at `i`, ASCII case-insensitively, ending at or before
     /// `limit`; returns the position after it.
+    #[inline]
     fn lit_within(&self, i: usize, lit: &str, limit: usize) -> Option<usize> {
-        let mut j = i;
-        for want in lit.bytes() {
-            let c = self.at(j)?;
-            if j >= limit || !c.is_ascii() || !(c as u8).eq_ignore_ascii_case(&want) {
-                return None;
-            }
-            j += 1;
-        }
-        Some(j)
+        let end = i.checked_add(lit.len()).filter(|&e| e <= limit)?;
+        self.bytes
+            .get(i..end)
+            .filter(|got| got.eq_ignore_ascii_case(lit.as_bytes()))
+            .map(|_| end)
     }
 
     /// The literal `lit` at `i` (ASCII case-insensitive); returns the position after it.
+    #[inline]
     fn lit(&self, i: usize, lit: &str) -> Option<usize> {
-        self.lit_within(i, lit, self.len())
+        self.lit_within(i, lit, self.bytes.len())
     }
 
-    /// The position of the first character at or after `i` that fails `pred`.
-    fn skip_while(&self, i: usize, pred: impl Fn(char) -> bool) -> usize {
-        let mut j = i;
-        while self.at(j).is_some_and(&pred) {
-            j += 1;
+    /// The byte length of the whitespace character (`char::is_whitespace`) at `i`, or 0.
+    #[inline]
+    fn ws_len(&self, i: usize) -> usize {
+        let b = self.byte(i);
+        if b < 0x80 {
+            usize::from(matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' '))
+        } else {
+            self.char_at(i)
+                .filter(|c| c.is_whitespace())
+                .map_or(0, char::len_utf8)
         }
-        j
     }
 
-    /// `WS`: one or more characters for which `char::is_whitespace` holds, taken greedily.
+    /// `WS`: one or more whitespace characters, taken greedily; returns the position after them.
+    #[inline]
     fn ws(&self, i: usize) -> Option<usize> {
-        let end = self.skip_while(i, char::is_whitespace);
-        (end > i).then_some(end)
+        let b = self.byte(i);
+        if b < 0x80 && !matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
+            return None;
+        }
+        self.ws_run(i)
+    }
+
+    /// The greedy part of [`Text::ws`].
+    fn ws_run(&self, i: usize) -> Option<usize> {
+        let mut j = i;
+        loop {
+            let n = self.ws_len(j);
+            if n == 0 {
+                break;
+            }
+            j += n;
+        }
+        (j > i).then_some(j)
+    }
+
+    /// The byte length of the apostrophe (`'`, `‘`, `’`) at `i`, or 0.
+    #[inline]
+    fn apos_len(&self, i: usize) -> usize {
+        match self.byte(i) {
+            b'\'' => 1,
+            0xE2 => match self.char_at(i) {
+                Some('\u{2018}' | '\u{2019}') => 3,
+                _ => 0,
+            },
+            _ => 0,
+        }
     }
 
     /// `w1 WS w2 WS … wn`.
@@ -208,104 +306,90 @@ impl Text {
         Some(j)
     }
 
-    /// `\b I` at `i`: the position after the `I`.
-    fn word_initial_i(&self, i: usize) -> Option<usize> {
-        if self.word_before(i) {
-            return None;
-        }
-        self.lit(i, "i")
-    }
-
-    /// F1's `\b LEAD WS` at `i` (follow-through.md §3.4): where `VERB` must start.
-    fn f1_lead(&self, i: usize) -> Option<usize> {
-        if self.word_before(i) {
-            return None;
-        }
-        let after_lead = match self.at(i)? {
-            'i' | 'I' => {
-                let j = i + 1;
-                let k = if self.at(j).is_some_and(is_apos) { j + 1 } else { j };
-                match self.at(k)? {
-                    // `I APOS? ll`
-                    'l' | 'L' => self.lit(k, "ll")?,
-                    // `I APOS? m WS (going|about) WS to`
-                    'm' | 'M' => {
-                        let g = self.ws(k + 1)?;
-                        self.words(g, &["going", "to"]).or_else(|| self.words(g, &["about", "to"]))?
-                    }
-                    // `I WS will`, `I WS am WS (going|about) WS to`
-                    _ if k == j => {
-                        let w = self.ws(j)?;
-                        self.lit(w, "will").or_else(|| {
-                            let g = self.ws(self.lit(w, "am")?)?;
-                            self.words(g, &["going", "to"]).or_else(|| self.words(g, &["about", "to"]))
-                        })?
-                    }
-                    _ => return None,
-                }
-            }
-            // `let WS me`
-            'l' | 'L' => self.words(i, &["let", "me"])?,
-            _ => return None,
-        };
-        self.ws(after_lead)
-    }
-
-    /// F2's `\b I ( APOS? m | WS am ) WS` at `i`: where `VERB` must start.
-    fn f2_lead(&self, i: usize) -> Option<usize> {
-        let j = self.word_initial_i(i)?;
-        let k = if self.at(j).is_some_and(is_apos) { j + 1 } else { j };
-        let after_lead = self.lit(k, "m").or_else(|| self.lit(self.ws(j)?, "am"))?;
-        self.ws(after_lead)
-    }
-
-    /// BOUNDARY at `s` apart from its start-of-text alternative (follow-through.md §3.4): `.`,
-    /// `!` or `?` followed by `WS`, or a line feed; returns the position after it.
-    fn sentence_mark(&self, s: usize, c: char) -> Option<usize> {
-        match c {
-            '.' | '!' | '?' => self.ws(s + 1),
-            '\n' => Some(s + 1),
+    /// `going WS to` or `about WS to` at `i`.
+    fn going_or_about_to(&self, i: usize) -> Option<usize> {
+        match self.byte(i).to_ascii_lowercase() {
+            b'g' => self.words(i, &["going", "to"]),
+            b'a' => self.words(i, &["about", "to"]),
             _ => None,
         }
+    }
+
+    /// The leads that start with `I` at `i` (follow-through.md §3.4), given `\b` before it:
+    /// where `VERB` must start for F1 (`I APOS? ll`, `I WS will`, `I APOS? m WS going WS to`,
+    /// `I WS am WS going WS to`, `I APOS? m WS about WS to`, `I WS am WS about WS to`, each
+    /// followed by `WS`) and for F2 (`I (APOS? m | WS am) WS`). Both families share the `I'm` /
+    /// `I am` prefix, so it is matched once.
+    fn i_leads(&self, i: usize) -> (Option<usize>, Option<usize>) {
+        let j = i + 1;
+        let k = j + self.apos_len(j);
+        // After `I'm`/`Im`/`I am` and WS: F2's verb position, and F1's after `going/about WS to WS`.
+        let after_am = |g: Option<usize>| match g {
+            Some(g) => (self.going_or_about_to(g).and_then(|e| self.ws(e)), Some(g)),
+            None => (None, None),
+        };
+        match self.byte(k) {
+            b'l' | b'L' => (self.lit(k, "ll").and_then(|e| self.ws(e)), None),
+            b'm' | b'M' => after_am(self.ws(k + 1)),
+            _ if k == j => {
+                let Some(w) = self.ws(j) else {
+                    return (None, None);
+                };
+                match self.byte(w) {
+                    b'w' | b'W' => (self.lit(w, "will").and_then(|e| self.ws(e)), None),
+                    b'a' | b'A' => after_am(self.lit(w, "am").and_then(|e| self.ws(e))),
+                    _ => (None, None),
+                }
+            }
+            _ => (None, None),
+        }
+    }
+
+    /// F1's `\b let WS me WS` at `i`: where `VERB` must start.
+    fn let_me_lead(&self, i: usize) -> Option<usize> {
+        self.words(i, &["let", "me"]).and_then(|e| self.ws(e))
     }
 
     /// `[ \t]*` then an optional `-`/`*` bullet followed by `[ \t]+`. Leaving out a bullet that is
     /// there would make the next word start at the `-`/`*`, which no lead does, so taking the
     /// bullet whenever it is there is exact.
     fn indent_bullet(&self, i: usize) -> usize {
-        let j = self.skip_while(i, is_blank);
-        if matches!(self.at(j), Some('-' | '*')) {
-            let k = self.skip_while(j + 1, is_blank);
-            if k > j + 1 {
-                return k;
+        let mut j = i;
+        while is_blank(self.byte(j)) {
+            j += 1;
+        }
+        if matches!(self.byte(j), b'-' | b'*') && is_blank(self.byte(j + 1)) {
+            let mut k = j + 1;
+            while is_blank(self.byte(k)) {
+                k += 1;
             }
+            return k;
         }
         j
     }
 
-    /// F3's `(going WS to | about WS to) WS` at `p`: where `VERB` must start.
-    fn f3_lead(&self, p: usize) -> Option<usize> {
-        let after = self.words(p, &["going", "to"]).or_else(|| self.words(p, &["about", "to"]))?;
-        self.ws(after)
-    }
-
     /// The only verb that may have a form starting at `p` (see [`candidate_verb`]).
+    #[inline]
     fn candidate_verb_at(&self, p: usize) -> Option<ActionVerb> {
-        candidate_verb(self.at(p)?, self.at(p + 1), self.at(p + 2))
+        candidate_verb(self.byte(p), self.byte(p + 1), self.byte(p + 2))
     }
 
     /// The verb of which a surface form starts at `p` and is followed by `\b`, with its end.
     /// Forms are tried in table order; at most one ends at a boundary.
     fn verb_at(&self, p: usize) -> Option<(ActionVerb, usize)> {
         let verb = self.candidate_verb_at(p)?;
-        let end = surface_forms(verb).iter().find_map(|f| self.lit(p, f).filter(|&e| self.boundary(e)))?;
+        let end = surface_forms(verb)
+            .iter()
+            .find_map(|f| self.lit(p, f).filter(|&e| self.boundary(e)))?;
         Some((verb, end))
     }
 
     /// The verb of which `PART TRAILER` starts at `p`, with the end of the trailer.
     fn participle_at(&self, p: usize) -> Option<(ActionVerb, usize)> {
         let verb = self.candidate_verb_at(p)?;
-        let end = participles(verb).iter().find_map(|part| self.lit(p, part).and_then(|e| self.trailer(e)))?;
+        let end = participles(verb)
+            .iter()
+            .find_map(|part| self.lit(p, part).and_then(|e| self.trailer(e)))?;
         Some((verb, end))
     }
 
@@ -318,83 +402,123 @@ impl Text {
             }
         }
         let e = self.lit(j, "the").filter(|&e| self.boundary(e))?;
+        // Then 0 to 40 characters, none of them `.`, `!`, `?` or a line feed, greedily.
         let mut k = e;
-        while k - e < THE_TRAILER_MAX && self.at(k).is_some_and(|c| !matches!(c, '.' | '!' | '?' | '\n')) {
-            k += 1;
+        for _ in 0..THE_TRAILER_MAX {
+            let b = self.byte(k);
+            if k >= self.bytes.len() || matches!(b, b'.' | b'!' | b'?' | b'\n') {
+                break;
+            }
+            k = (k + utf8_len(b)).min(self.bytes.len());
         }
         Some(k)
     }
 
-    /// All matches of the four families (F1, F2, F3, F4), each in start order; at one start, the
-    /// matches of the BOUNDARY alternatives come in alternative order. One pass over the text
-    /// with first-character filters: F1 starts at `I`/`let`, F2 at `I`, F3 and F4 at the start
-    /// of the text or at `.`, `!`, `?` or a line feed.
-    fn scan(&self) -> [Vec<Match>; 4] {
-        let [mut f1, mut f2, mut f3, mut f4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
-        fn add(out: &mut Vec<Match>, start: usize, found: Option<(ActionVerb, usize)>) {
-            if let Some((verb, end)) = found {
-                out.push(Match { start, end, verb });
-            }
+    /// The F3 or F4 match whose BOUNDARY ends (before the indent) at `after`, reported to
+    /// `found` as (family index, verb and end of the match).
+    #[inline]
+    fn sentence(&self, after: usize, found: &mut impl FnMut(usize, Option<(ActionVerb, usize)>)) {
+        let p = self.indent_bullet(after);
+        if !may_follow_boundary(self.byte(p)) {
+            return;
         }
-        for (start, &c) in self.chars.iter().enumerate() {
-            let sentence = match c {
-                'i' | 'I' => {
-                    add(&mut f1, start, self.f1_lead(start).and_then(|p| self.verb_at(p)));
-                    add(&mut f2, start, self.f2_lead(start).and_then(|p| self.verb_at(p)));
-                    false
-                }
-                'l' | 'L' => {
-                    add(&mut f1, start, self.f1_lead(start).and_then(|p| self.verb_at(p)));
-                    false
-                }
-                '.' | '!' | '?' | '\n' => true,
-                _ => false,
-            };
-            if start != 0 && !sentence {
-                continue;
-            }
-            // BOUNDARY alternatives in order: start of text, then `.`/`!`/`?` + WS or line feed.
-            let start_of_text = (start == 0).then_some(0);
-            let mark = if sentence { self.sentence_mark(start, c) } else { None };
-            for after in [start_of_text, mark].into_iter().flatten() {
-                let p = self.indent_bullet(after);
-                match self.at(p) {
-                    Some('g' | 'G' | 'a' | 'A') => {
-                        add(&mut f3, start, self.f3_lead(p).and_then(|q| self.verb_at(q)));
-                    }
-                    Some(_) => add(&mut f4, start, self.participle_at(p)),
-                    None => {}
-                }
-            }
+        match self.byte(p) {
+            b'g' | b'G' | b'a' | b'A' => found(
+                F3,
+                self.going_or_about_to(p)
+                    .and_then(|q| self.ws(q))
+                    .and_then(|q| self.verb_at(q)),
+            ),
+            _ => found(F4, self.participle_at(p)),
         }
-        [f1, f2, f3, f4]
     }
 
-    /// §3.5 rule 1: the candidate starting at `i` is quoted.
+    /// Every match of the four families that starts at `start`, reported to `found` as (family
+    /// index, verb and end of the match), in the order of the alternatives (for F3/F4 the start
+    /// of text before `.`/`!`/`?`/line feed). F1 starts at `I`/`let`, F2 at `I`, F3 and F4 at
+    /// the start of the text or at `.`, `!`, `?` (followed by `WS`) or a line feed.
+    fn matches_at(&self, start: usize, found: &mut impl FnMut(usize, Option<(ActionVerb, usize)>)) {
+        let b = self.byte(start);
+        if start == 0 {
+            self.sentence(0, found);
+        }
+        match start_class(b) {
+            // `\b I`: a word starting with `I` whose next byte can continue a lead.
+            StartClass::I => {
+                if !self.word_before(start)
+                    && matches!(self.byte(start + 1), b'l' | b'L' | b'm' | b'M' | 0x80.. | 0..=0x40)
+                {
+                    let (v1, v2) = self.i_leads(start);
+                    found(F1, v1.and_then(|p| self.verb_at(p)));
+                    found(F2, v2.and_then(|p| self.verb_at(p)));
+                }
+            }
+            // `\b let`
+            StartClass::L => {
+                if !self.word_before(start) && self.byte(start + 1).eq_ignore_ascii_case(&b'e') {
+                    found(F1, self.let_me_lead(start).and_then(|p| self.verb_at(p)));
+                }
+            }
+            StartClass::Punct => {
+                if let Some(after) = self.ws(start + 1) {
+                    self.sentence(after, found);
+                }
+            }
+            StartClass::LineFeed => self.sentence(start + 1, found),
+            StartClass::None => {}
+        }
+    }
+
+    /// The character before byte position `i`, with its position.
+    fn char_before(&self, i: usize) -> Option<(usize, char)> {
+        let mut j = i.checked_sub(1)?;
+        while j > 0 && self.byte(j) & 0xC0 == 0x80 {
+            j -= 1;
+        }
+        Some((j, self.char_at(j)?))
+    }
+
+    /// §3.5 rule 1: the candidate starting at `i` is quoted. Looks at the characters at `i-1`
+    /// and `i-2` only, passing over U+0020; the first other character decides.
     fn quoted(&self, i: usize) -> bool {
-        for back in 1..=2 {
-            let Some(c) = i.checked_sub(back).and_then(|j| self.at(j)) else {
+        let mut pos = i;
+        for _ in 0..2 {
+            let Some((j, c)) = self.char_before(pos) else {
                 return false;
             };
             if c != ' ' {
                 return is_quote(c);
             }
+            pos = j;
         }
         false
     }
 
     /// §3.5 rule 2: the span `[s, e)`, read as a string of its own, contains a whole past form.
-    /// Each past form starts with the first three letters of its verb, so [`candidate_verb`]
-    /// picks the only forms worth trying at a word start.
+    /// Each past form starts with its verb's first three letters, so [`candidate_verb`] picks the
+    /// only forms worth trying at a word start.
     fn past_tense(&self, s: usize, e: usize) -> bool {
-        (s..e).any(|j| {
-            (j == s || !self.word_before(j))
-                && self.candidate_verb_at(j).is_some_and(|verb| {
-                    past_forms(verb)
-                        .iter()
-                        .any(|w| self.lit_within(j, w, e).is_some_and(|end| end == e || !self.word_at(end)))
-                })
-        })
+        let Some(span) = self.bytes.get(s..e) else {
+            return false;
+        };
+        let mut prev_word = false;
+        for (offset, &b) in span.iter().enumerate() {
+            let word = is_word(b);
+            if word && !prev_word && may_start_verb(b) {
+                let j = s + offset;
+                let found = self.candidate_verb_at(j).is_some_and(|verb| {
+                    past_forms(verb).iter().any(|w| {
+                        self.lit_within(j, w, e)
+                            .is_some_and(|end| end == e || !self.word_at(end))
+                    })
+                });
+                if found {
+                    return true;
+                }
+            }
+            prev_word = word;
+        }
+        false
     }
 }
 
@@ -403,25 +527,14 @@ fn verb_index(verb: ActionVerb) -> Option<usize> {
     ActionVerb::ALL.iter().position(|&v| v == verb)
 }
 
-/// For each verb, the first match of its pattern in this family that survives §3.5. Each verb's
-/// search resumes at the end of its own previous match, rejected or not (a global regex).
-fn first_survivors(text: &Text, matches: &[Match]) -> [Option<(usize, usize)>; 10] {
-    let mut survivor = [None; 10];
-    let mut resume = [0usize; 10];
-    for m in matches {
-        let Some(v) = verb_index(m.verb) else { continue };
-        let (Some(slot), Some(res)) = (survivor.get_mut(v), resume.get_mut(v)) else { continue };
-        if slot.is_some() || m.start < *res {
-            continue;
-        }
-        if text.quoted(m.start) || text.past_tense(m.start, m.end) {
-            *res = m.end;
-        } else {
-            *slot = Some((m.start, m.end));
-        }
-    }
-    survivor
-}
+/// Family indices, in evaluation order (follow-through.md §3.4).
+const F1: usize = 0;
+/// See [`F1`].
+const F2: usize = 1;
+/// See [`F1`].
+const F3: usize = 2;
+/// See [`F1`].
+const F4: usize = 3;
 
 /// Classify `text` as an action claim (follow-through.md §3.1, §3.4–§3.6).
 ///
@@ -430,27 +543,60 @@ fn first_survivors(text: &Text, matches: &[Match]) -> [Option<(usize, usize)>; 1
 /// returns the survivor with the smallest start, ties going to the earlier pattern (§3.6).
 /// `matched` is the winning span with surrounding whitespace removed (`str::trim`). Pure and
 /// total: every input, including the empty string, gives an answer.
+///
+/// The 40 searches run side by side, start position by start position: each pattern keeps its
+/// own resume position (the end of its last match, rejected or not, as a global regular
+/// expression does), and the first start at which some pattern has a surviving match is the
+/// smallest start of all survivors, so the search stops there.
 pub fn classify_action_claim(text: &str) -> Option<Claim> {
-    let text = Text { chars: text.chars().collect() };
-    let survivors = text.scan().map(|matches| first_survivors(&text, &matches));
-    let mut best: Option<(usize, usize, ActionVerb)> = None;
-    for (v, verb) in ActionVerb::ALL.into_iter().enumerate() {
-        for family in &survivors {
-            if let Some(&Some((start, end))) = family.get(v)
-                && best.is_none_or(|(s, _, _)| start < s)
-            {
-                best = Some((start, end, verb));
+    let text = Text {
+        text,
+        bytes: text.as_bytes(),
+    };
+    // Resume position of each pattern, by family then verb.
+    let mut resume = [[0usize; 10]; 4];
+    for (start, &b) in text.bytes.iter().enumerate() {
+        if start != 0 && matches!(start_class(b), StartClass::None) {
+            continue;
+        }
+        // The best survivor starting here, as (verb index, family index, end).
+        let mut best: Option<(usize, usize, usize)> = None;
+        text.matches_at(start, &mut |family, found| {
+            let Some((verb, end)) = found else { return };
+            let Some(v) = verb_index(verb) else { return };
+            let Some(res) = resume.get_mut(family).and_then(|r| r.get_mut(v)) else {
+                return;
+            };
+            if start < *res {
+                return;
             }
+            // Either way, this pattern's next search starts after this match.
+            *res = end;
+            if !text.quoted(start)
+                && !text.past_tense(start, end)
+                && best.is_none_or(|(bv, bf, _)| (v, family) < (bv, bf))
+            {
+                best = Some((v, family, end));
+            }
+        });
+        if let Some((v, _, end)) = best {
+            let verb = ActionVerb::ALL.get(v).copied()?;
+            let matched = text.text.get(start..end)?.trim().to_owned();
+            return Some(Claim { verb, matched });
         }
     }
-    let (start, end, verb) = best?;
-    let span: String = text.chars.get(start..end)?.iter().collect();
-    Some(Claim { verb, matched: span.trim().to_owned() })
+    None
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        reason = "tests"
+    )]
 
     use super::*;
     use serde::Deserialize;
@@ -506,7 +652,12 @@ mod tests {
                 failures.push(format!("{}: got {got:?}", row.note));
             }
         }
-        assert!(failures.is_empty(), "{} failing rows:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} failing rows:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     #[test]
@@ -540,10 +691,22 @@ mod tests {
 
     #[test]
     fn stems_merg_and_rebas_pick_the_form_ending_at_a_boundary() {
-        assert_eq!(claim("I'll merge it"), Some((ActionVerb::Merge, "I'll merge".into())));
-        assert_eq!(claim("I'll merges"), Some((ActionVerb::Merge, "I'll merges".into())));
-        assert_eq!(claim("I'll rebas"), Some((ActionVerb::Rebase, "I'll rebas".into())));
-        assert_eq!(claim("I'll rebase."), Some((ActionVerb::Rebase, "I'll rebase".into())));
+        assert_eq!(
+            claim("I'll merge it"),
+            Some((ActionVerb::Merge, "I'll merge".into()))
+        );
+        assert_eq!(
+            claim("I'll merges"),
+            Some((ActionVerb::Merge, "I'll merges".into()))
+        );
+        assert_eq!(
+            claim("I'll rebas"),
+            Some((ActionVerb::Rebase, "I'll rebas".into()))
+        );
+        assert_eq!(
+            claim("I'll rebase."),
+            Some((ActionVerb::Rebase, "I'll rebase".into()))
+        );
         assert_eq!(claim("I'll merger"), None);
     }
 
@@ -553,41 +716,90 @@ mod tests {
         // its span is never tried (follow-through.md §3.4, §3.5).
         assert_eq!(claim("\"ok\".\nRelaunching now."), None);
         // Without the quote the same text is a claim from the '.'.
-        assert_eq!(claim("ok.\nRelaunching now."), Some((ActionVerb::Relaunch, ".\nRelaunching now".into())));
+        assert_eq!(
+            claim("ok.\nRelaunching now."),
+            Some((ActionVerb::Relaunch, ".\nRelaunching now".into()))
+        );
     }
 
     #[test]
     fn past_tense_guard_reads_only_the_span() {
-        assert!(Text { chars: "x fixed".chars().collect() }.past_tense(0, 7));
-        assert!(!Text { chars: "x fixedly".chars().collect() }.past_tense(0, 9));
-        assert!(Text { chars: "x fixedly".chars().collect() }.past_tense(0, 7));
-        assert!(!Text { chars: "unfixed".chars().collect() }.past_tense(0, 7));
-        assert!(Text { chars: "unfixed".chars().collect() }.past_tense(2, 7));
+        let t = |s: &'static str| Text {
+            text: s,
+            bytes: s.as_bytes(),
+        };
+        assert!(t("x fixed").past_tense(0, 7));
+        assert!(!t("x fixedly").past_tense(0, 9));
+        assert!(t("x fixedly").past_tense(0, 7));
+        assert!(!t("unfixed").past_tense(0, 7));
+        assert!(t("unfixed").past_tense(2, 7));
+        assert!(t("\u{e9}fixed").past_tense(0, 7));
+        assert!(t("x RE-RAN").past_tense(0, 8));
     }
 
     #[test]
     fn past_forms_are_the_eleven_of_the_spec() {
-        let mut all: Vec<&str> = ActionVerb::ALL.iter().flat_map(|&v| past_forms(v).iter().copied()).collect();
+        let mut all: Vec<&str> = ActionVerb::ALL
+            .iter()
+            .flat_map(|&v| past_forms(v).iter().copied())
+            .collect();
         all.sort_unstable();
         let mut want = vec![
-            "relaunched", "restarted", "redeployed", "deployed", "pushed", "merged", "reverted", "rebased", "reran",
-            "re-ran", "fixed",
+            "relaunched",
+            "restarted",
+            "redeployed",
+            "deployed",
+            "pushed",
+            "merged",
+            "reverted",
+            "rebased",
+            "reran",
+            "re-ran",
+            "fixed",
         ];
         want.sort_unstable();
         assert_eq!(all, want);
         // Every form is reachable through its verb's three-letter dispatch.
         for verb in ActionVerb::ALL {
-            for form in surface_forms(verb).iter().chain(participles(verb)).chain(past_forms(verb)) {
-                let c: Vec<char> = form.chars().collect();
-                assert_eq!(candidate_verb(c[0], c.get(1).copied(), c.get(2).copied()), Some(verb), "{form}");
+            for form in surface_forms(verb)
+                .iter()
+                .chain(participles(verb))
+                .chain(past_forms(verb))
+            {
+                let b = form.as_bytes();
+                assert_eq!(candidate_verb(b[0], b[1], b[2]), Some(verb), "{form}");
+                let upper = form.to_ascii_uppercase();
+                let b = upper.as_bytes();
+                assert_eq!(candidate_verb(b[0], b[1], b[2]), Some(verb), "{upper}");
             }
         }
     }
 
     #[test]
+    fn ws_is_char_is_whitespace() {
+        let samples: Vec<char> = (0u32..0x3100).filter_map(char::from_u32).collect();
+        for c in samples {
+            let s = format!("{c}x");
+            let t = Text {
+                text: &s,
+                bytes: s.as_bytes(),
+            };
+            let want = c.is_whitespace().then_some(c.len_utf8());
+            assert_eq!(t.ws(0), want, "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
     fn quote_lookback_is_two_characters() {
-        let t = |s: &str| Text { chars: s.chars().collect() };
+        let t = |s: &'static str| Text {
+            text: s,
+            bytes: s.as_bytes(),
+        };
         assert!(!t("x").quoted(0));
+        assert!(t("\u{201C}x").quoted(3));
+        assert!(t("\u{2019} x").quoted(4));
+        assert!(!t("\u{e9} x").quoted(3));
+        assert!(!t("\u{a0}x").quoted(2));
         assert!(t("\"x").quoted(1));
         assert!(t("\" x").quoted(2));
         assert!(!t("\"  x").quoted(3));

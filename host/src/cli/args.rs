@@ -1,6 +1,7 @@
 //! The clap definitions of `tt`'s command line (cli.md §2). Help is rendered by
 //! [`super::help`], not by clap, so that it stays side-effect free and in the format of
-//! cli.md §2.6.
+//! cli.md §2.6. Boolean flags count their occurrences: repeating one is allowed
+//! (cli.md §2.3 rule 7), giving it a value is not.
 
 use clap::{ArgAction, Parser, Subcommand};
 
@@ -16,14 +17,14 @@ use clap::{ArgAction, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Force JSON output.
-    #[arg(long, global = true, action = ArgAction::SetTrue)]
-    pub json: bool,
+    #[arg(long, global = true, action = ArgAction::Count)]
+    pub json: u8,
     /// Force text output (--json wins).
-    #[arg(long, global = true, action = ArgAction::SetTrue)]
-    pub text: bool,
+    #[arg(long, global = true, action = ArgAction::Count)]
+    pub text: u8,
     /// Full JSON objects; extra text detail.
-    #[arg(long, global = true, action = ArgAction::SetTrue)]
-    pub verbose: bool,
+    #[arg(long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
     /// Identity override.
     #[arg(long, global = true, value_name = "ID")]
     pub agent: Option<String>,
@@ -31,8 +32,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH", action = ArgAction::Append)]
     pub policy: Vec<String>,
     /// Print the version.
-    #[arg(long, action = ArgAction::SetTrue)]
-    pub version: bool,
+    #[arg(long, action = ArgAction::Count)]
+    pub version: u8,
     /// The command.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -83,8 +84,8 @@ pub enum PolicyCommand {
         #[arg(value_name = "PATH", required_unless_present = "reset", conflicts_with = "reset")]
         path: Option<String>,
         /// Remove the recorded modules.
-        #[arg(long, action = ArgAction::SetTrue)]
-        reset: bool,
+        #[arg(long, action = ArgAction::Count)]
+        reset: u8,
     },
     /// Warm the AOT cache for a module.
     #[command(about = "Compile a policy module into the AOT cache and print the cached artifact's path.")]

@@ -57,6 +57,10 @@ fn wants_help(args: &[String]) -> bool {
 /// Run `tt` with `args` (without the program name); returns the exit code.
 pub fn run(args: Vec<String>, env: Env) -> i32 {
     let words = command_words(&args);
+    let before_dashes = || args.iter().take_while(|a| *a != "--");
+    let json_flag = before_dashes().any(|a| a == "--json");
+    let text_flag = before_dashes().any(|a| a == "--text");
+    let fallback_mode = if json_flag || (!text_flag && harness_env(&env)) { Mode::Json } else { Mode::Text };
     // Help is side-effect free (cli.md §2.6): decided before anything is resolved.
     if args.is_empty() || wants_help(&args) || words.first().is_some_and(|w| w == "help") {
         let path: Vec<String> = if words.first().is_some_and(|w| w == "help") {
@@ -66,23 +70,23 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
         };
         return match help::render(&path) {
             Ok(text) => print_stdout(&text),
-            Err(e) => report_error(&e, Mode::Text),
+            Err(e) => report_error(&e, fallback_mode),
         };
     }
-    let json_flag = args.iter().take_while(|a| *a != "--").any(|a| a == "--json");
-    let fallback_mode = if json_flag || harness_env(&env) { Mode::Json } else { Mode::Text };
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return report_error(&clap_error(&e, &words), fallback_mode),
     };
-    let mode = if cli.json {
+    let mode = if cli.json > 0 {
         Mode::Json
-    } else if cli.text {
+    } else if cli.text > 0 {
         Mode::Text
+    } else if harness_env(&env) {
+        Mode::Json
     } else {
-        fallback_mode
+        Mode::Text
     };
-    if cli.version {
+    if cli.version > 0 {
         return print_stdout(&format!("tt {} (policy contract stick:policy@0.1.0)\n", env!("CARGO_PKG_VERSION")));
     }
     let Some(command) = cli.command else {
@@ -96,7 +100,7 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
         Err(e) => return report_error(&e, mode),
     };
     let outcome = match command {
-        Command::Policy { command } => run_policy(&ctx, command, mode, cli.verbose),
+        Command::Policy { command } => run_policy(&ctx, command, mode, cli.verbose > 0),
     };
     match outcome {
         Ok(code) => code,

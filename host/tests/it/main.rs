@@ -1,0 +1,8 @@
+//! Integration tests of the host: one test binary (design.md habit 11).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs, reason = "tests")]
+
+mod policy_cli;
+mod policy_fixtures;
+mod policy_props;
+mod policy_runtime;
+mod support;
