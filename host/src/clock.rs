@@ -30,9 +30,8 @@ impl Clock {
         match value {
             None => Ok(Self::system()),
             Some(v) => {
-                let parsed = (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| v.parse::<u64>().ok())
-                    .flatten();
+                let parsed =
+                    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| v.parse::<u64>().ok()).flatten();
                 match parsed {
                     Some(ms) => Ok(Self::from_origin(ms)),
                     None => Err(TtError::usage("TT_NOW_MS must be an integer number of epoch milliseconds.")),

@@ -188,9 +188,9 @@ fn toml_to_json(item: &toml_edit::Item) -> Value {
     match item.as_value() {
         Some(T::Integer(i)) => u64::try_from(*i.value()).map(Value::from).unwrap_or(Value::from(-1)),
         Some(T::Boolean(b)) => Value::Bool(*b.value()),
-        Some(T::Array(a)) => Value::Array(
-            a.iter().map(|v| v.as_str().map(Value::from).unwrap_or(Value::Null)).collect(),
-        ),
+        Some(T::Array(a)) => {
+            Value::Array(a.iter().map(|v| v.as_str().map(Value::from).unwrap_or(Value::Null)).collect())
+        }
         Some(T::String(s)) => Value::String(s.value().clone()),
         _ => Value::from("<unsupported TOML value>"),
     }
@@ -198,11 +198,10 @@ fn toml_to_json(item: &toml_edit::Item) -> Value {
 
 /// Parse `settings.toml` text into (key, value) pairs, validated.
 fn parse_toml(source: &str, text: &str) -> Result<Vec<(String, Setting)>, TtError> {
-    let doc: toml_edit::DocumentMut =
-        text.parse().map_err(|e: toml_edit::TomlError| invalid(source, "", &format!("not valid TOML: {}", e.message())))?;
-    doc.iter()
-        .map(|(k, item)| validate(source, k, &toml_to_json(item)).map(|v| (k.to_string(), v)))
-        .collect()
+    let doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| invalid(source, "", &format!("not valid TOML: {}", e.message())))?;
+    doc.iter().map(|(k, item)| validate(source, k, &toml_to_json(item)).map(|v| (k.to_string(), v))).collect()
 }
 
 /// Parse the `TT_SETTINGS` JSON object, validated.
@@ -319,12 +318,13 @@ pub fn write_policy_modules(settings_toml: &Path, paths: Option<&[String]>) -> R
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(TtError::storage(format!("cannot read `{source}`: {e}"))),
     };
-    let mut doc: toml_edit::DocumentMut =
-        text.parse().map_err(|e: toml_edit::TomlError| invalid(&source, "", &format!("not valid TOML: {}", e.message())))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| invalid(&source, "", &format!("not valid TOML: {}", e.message())))?;
     match paths {
         Some(list) => {
             let array: toml_edit::Array = list.iter().map(String::as_str).collect();
-            doc["policy_modules"] = toml_edit::value(array);
+            doc.insert("policy_modules", toml_edit::value(array));
         }
         None => {
             doc.remove("policy_modules");

@@ -36,11 +36,9 @@ pub fn slot_of_file_name(file_name: &str) -> Option<&'static str> {
     // Longest first so that no slot name shadows a longer one.
     let mut slots = SLOTS;
     slots.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    slots.into_iter().find(|slot| {
-        file_name
-            .strip_prefix(slot)
-            .is_some_and(|rest| rest.starts_with('-') || rest.starts_with('.'))
-    })
+    slots
+        .into_iter()
+        .find(|slot| file_name.strip_prefix(slot).is_some_and(|rest| rest.starts_with('-') || rest.starts_with('.')))
 }
 
 /// A call's failure as a one-line description: a trap, fuel exhaustion, an

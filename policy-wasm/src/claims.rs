@@ -49,14 +49,7 @@ fn surface_forms(verb: ActionVerb) -> &'static [&'static str] {
         ActionVerb::Merge => &["merg", "merge", "merging", "merges"],
         ActionVerb::Revert => &["revert", "reverting", "reverts"],
         ActionVerb::Rebase => &["rebas", "rebase", "rebasing", "rebases"],
-        ActionVerb::Rerun => &[
-            "rerun",
-            "re-run",
-            "rerunning",
-            "re-running",
-            "reruns",
-            "re-runs",
-        ],
+        ActionVerb::Rerun => &["rerun", "re-run", "rerunning", "re-running", "reruns", "re-runs"],
         ActionVerb::Fix => &["fix", "fixing", "fixes"],
         ActionVerb::Unknown => &[],
     }
@@ -142,10 +135,7 @@ fn is_word(b: u8) -> bool {
 
 /// A character that marks a candidate as quoted (follow-through.md §3.5 rule 1).
 fn is_quote(c: char) -> bool {
-    matches!(
-        c,
-        '"' | '\'' | '\u{201C}' | '\u{201D}' | '\u{2018}' | '\u{2019}' | '`'
-    )
+    matches!(c, '"' | '\'' | '\u{201C}' | '\u{201D}' | '\u{2018}' | '\u{2019}' | '`')
 }
 
 /// `[ \t]`: the characters of an indent and of the gap after a bullet (follow-through.md §3.4).
@@ -180,9 +170,29 @@ enum StartClass {
     LineFeed,
 }
 
+/// The bytes at which a match can start (other than at the start of the text): the first byte
+/// of the F1/F2 leads (`I`, `let`) and the BOUNDARY characters of F3/F4 (`.`, `!`, `?`, line
+/// feed). A table, so that skipping the other bytes costs one lookup each.
+#[allow(clippy::indexing_slicing, reason = "constant indices below 256 into a [bool; 256]")]
+static START_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = !matches!(start_class(b as u8), StartClass::None);
+        b += 1;
+    }
+    table
+};
+
+/// Whether a match can start at byte `b` (see [`START_BYTES`]).
+#[inline]
+fn is_start_byte(b: u8) -> bool {
+    START_BYTES.get(usize::from(b)).copied().unwrap_or(false)
+}
+
 /// The first byte of the F1/F2 leads (`I`, `let`) and the BOUNDARY characters of F3/F4.
 #[inline]
-fn start_class(b: u8) -> StartClass {
+const fn start_class(b: u8) -> StartClass {
     match b {
         b'i' | b'I' => StartClass::I,
         b'l' | b'L' => StartClass::L,
@@ -233,10 +243,7 @@ impl Text<'_> {
     #[inline]
     fn lit_within(&self, i: usize, lit: &str, limit: usize) -> Option<usize> {
         let end = i.checked_add(lit.len()).filter(|&e| e <= limit)?;
-        self.bytes
-            .get(i..end)
-            .filter(|got| got.eq_ignore_ascii_case(lit.as_bytes()))
-            .map(|_| end)
+        self.bytes.get(i..end).filter(|got| got.eq_ignore_ascii_case(lit.as_bytes())).map(|_| end)
     }
 
     /// The literal `lit` at `i` (ASCII case-insensitive); returns the position after it.
@@ -252,9 +259,7 @@ impl Text<'_> {
         if b < 0x80 {
             usize::from(matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' '))
         } else {
-            self.char_at(i)
-                .filter(|c| c.is_whitespace())
-                .map_or(0, char::len_utf8)
+            self.char_at(i).filter(|c| c.is_whitespace()).map_or(0, char::len_utf8)
         }
     }
 
@@ -378,18 +383,14 @@ impl Text<'_> {
     /// Forms are tried in table order; at most one ends at a boundary.
     fn verb_at(&self, p: usize) -> Option<(ActionVerb, usize)> {
         let verb = self.candidate_verb_at(p)?;
-        let end = surface_forms(verb)
-            .iter()
-            .find_map(|f| self.lit(p, f).filter(|&e| self.boundary(e)))?;
+        let end = surface_forms(verb).iter().find_map(|f| self.lit(p, f).filter(|&e| self.boundary(e)))?;
         Some((verb, end))
     }
 
     /// The verb of which `PART TRAILER` starts at `p`, with the end of the trailer.
     fn participle_at(&self, p: usize) -> Option<(ActionVerb, usize)> {
         let verb = self.candidate_verb_at(p)?;
-        let end = participles(verb)
-            .iter()
-            .find_map(|part| self.lit(p, part).and_then(|e| self.trailer(e)))?;
+        let end = participles(verb).iter().find_map(|part| self.lit(p, part).and_then(|e| self.trailer(e)))?;
         Some((verb, end))
     }
 
@@ -423,12 +424,9 @@ impl Text<'_> {
             return;
         }
         match self.byte(p) {
-            b'g' | b'G' | b'a' | b'A' => found(
-                F3,
-                self.going_or_about_to(p)
-                    .and_then(|q| self.ws(q))
-                    .and_then(|q| self.verb_at(q)),
-            ),
+            b'g' | b'G' | b'a' | b'A' => {
+                found(F3, self.going_or_about_to(p).and_then(|q| self.ws(q)).and_then(|q| self.verb_at(q)))
+            }
             _ => found(F4, self.participle_at(p)),
         }
     }
@@ -469,6 +467,12 @@ impl Text<'_> {
         }
     }
 
+    /// The first position at or after `from` where a match can start, other than 0.
+    fn next_start(&self, from: usize) -> Option<usize> {
+        let offset = self.bytes.get(from..)?.iter().position(|&b| is_start_byte(b))?;
+        Some(from + offset)
+    }
+
     /// The character before byte position `i`, with its position.
     fn char_before(&self, i: usize) -> Option<(usize, char)> {
         let mut j = i.checked_sub(1)?;
@@ -507,10 +511,9 @@ impl Text<'_> {
             if word && !prev_word && may_start_verb(b) {
                 let j = s + offset;
                 let found = self.candidate_verb_at(j).is_some_and(|verb| {
-                    past_forms(verb).iter().any(|w| {
-                        self.lit_within(j, w, e)
-                            .is_some_and(|end| end == e || !self.word_at(end))
-                    })
+                    past_forms(verb)
+                        .iter()
+                        .any(|w| self.lit_within(j, w, e).is_some_and(|end| end == e || !self.word_at(end)))
                 });
                 if found {
                     return true;
@@ -549,16 +552,13 @@ const F4: usize = 3;
 /// expression does), and the first start at which some pattern has a surviving match is the
 /// smallest start of all survivors, so the search stops there.
 pub fn classify_action_claim(text: &str) -> Option<Claim> {
-    let text = Text {
-        text,
-        bytes: text.as_bytes(),
-    };
+    let text = Text { text, bytes: text.as_bytes() };
     // Resume position of each pattern, by family then verb.
     let mut resume = [[0usize; 10]; 4];
-    for (start, &b) in text.bytes.iter().enumerate() {
-        if start != 0 && matches!(start_class(b), StartClass::None) {
-            continue;
-        }
+    // Position 0 (start of text) first, then every byte that can start a match.
+    let mut next = Some(0);
+    while let Some(start) = next {
+        next = text.next_start(start + 1);
         // The best survivor starting here, as (verb index, family index, end).
         let mut best: Option<(usize, usize, usize)> = None;
         text.matches_at(start, &mut |family, found| {
@@ -590,13 +590,7 @@ pub fn classify_action_claim(text: &str) -> Option<Claim> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        reason = "tests"
-    )]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
     use super::*;
     use serde::Deserialize;
@@ -652,12 +646,7 @@ mod tests {
                 failures.push(format!("{}: got {got:?}", row.note));
             }
         }
-        assert!(
-            failures.is_empty(),
-            "{} failing rows:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        assert!(failures.is_empty(), "{} failing rows:\n{}", failures.len(), failures.join("\n"));
     }
 
     #[test]
@@ -691,22 +680,10 @@ mod tests {
 
     #[test]
     fn stems_merg_and_rebas_pick_the_form_ending_at_a_boundary() {
-        assert_eq!(
-            claim("I'll merge it"),
-            Some((ActionVerb::Merge, "I'll merge".into()))
-        );
-        assert_eq!(
-            claim("I'll merges"),
-            Some((ActionVerb::Merge, "I'll merges".into()))
-        );
-        assert_eq!(
-            claim("I'll rebas"),
-            Some((ActionVerb::Rebase, "I'll rebas".into()))
-        );
-        assert_eq!(
-            claim("I'll rebase."),
-            Some((ActionVerb::Rebase, "I'll rebase".into()))
-        );
+        assert_eq!(claim("I'll merge it"), Some((ActionVerb::Merge, "I'll merge".into())));
+        assert_eq!(claim("I'll merges"), Some((ActionVerb::Merge, "I'll merges".into())));
+        assert_eq!(claim("I'll rebas"), Some((ActionVerb::Rebase, "I'll rebas".into())));
+        assert_eq!(claim("I'll rebase."), Some((ActionVerb::Rebase, "I'll rebase".into())));
         assert_eq!(claim("I'll merger"), None);
     }
 
@@ -716,18 +693,12 @@ mod tests {
         // its span is never tried (follow-through.md §3.4, §3.5).
         assert_eq!(claim("\"ok\".\nRelaunching now."), None);
         // Without the quote the same text is a claim from the '.'.
-        assert_eq!(
-            claim("ok.\nRelaunching now."),
-            Some((ActionVerb::Relaunch, ".\nRelaunching now".into()))
-        );
+        assert_eq!(claim("ok.\nRelaunching now."), Some((ActionVerb::Relaunch, ".\nRelaunching now".into())));
     }
 
     #[test]
     fn past_tense_guard_reads_only_the_span() {
-        let t = |s: &'static str| Text {
-            text: s,
-            bytes: s.as_bytes(),
-        };
+        let t = |s: &'static str| Text { text: s, bytes: s.as_bytes() };
         assert!(t("x fixed").past_tense(0, 7));
         assert!(!t("x fixedly").past_tense(0, 9));
         assert!(t("x fixedly").past_tense(0, 7));
@@ -739,10 +710,7 @@ mod tests {
 
     #[test]
     fn past_forms_are_the_eleven_of_the_spec() {
-        let mut all: Vec<&str> = ActionVerb::ALL
-            .iter()
-            .flat_map(|&v| past_forms(v).iter().copied())
-            .collect();
+        let mut all: Vec<&str> = ActionVerb::ALL.iter().flat_map(|&v| past_forms(v).iter().copied()).collect();
         all.sort_unstable();
         let mut want = vec![
             "relaunched",
@@ -761,11 +729,7 @@ mod tests {
         assert_eq!(all, want);
         // Every form is reachable through its verb's three-letter dispatch.
         for verb in ActionVerb::ALL {
-            for form in surface_forms(verb)
-                .iter()
-                .chain(participles(verb))
-                .chain(past_forms(verb))
-            {
+            for form in surface_forms(verb).iter().chain(participles(verb)).chain(past_forms(verb)) {
                 let b = form.as_bytes();
                 assert_eq!(candidate_verb(b[0], b[1], b[2]), Some(verb), "{form}");
                 let upper = form.to_ascii_uppercase();
@@ -780,10 +744,7 @@ mod tests {
         let samples: Vec<char> = (0u32..0x3100).filter_map(char::from_u32).collect();
         for c in samples {
             let s = format!("{c}x");
-            let t = Text {
-                text: &s,
-                bytes: s.as_bytes(),
-            };
+            let t = Text { text: &s, bytes: s.as_bytes() };
             let want = c.is_whitespace().then_some(c.len_utf8());
             assert_eq!(t.ws(0), want, "U+{:04X}", u32::from(c));
         }
@@ -791,10 +752,7 @@ mod tests {
 
     #[test]
     fn quote_lookback_is_two_characters() {
-        let t = |s: &'static str| Text {
-            text: s,
-            bytes: s.as_bytes(),
-        };
+        let t = |s: &'static str| Text { text: s, bytes: s.as_bytes() };
         assert!(!t("x").quoted(0));
         assert!(t("\u{201C}x").quoted(3));
         assert!(t("\u{2019} x").quoted(4));
@@ -833,10 +791,7 @@ mod tests {
         for text in &inputs {
             let _ = classify_action_claim(text);
         }
-        assert_eq!(
-            claim(&format!("{}I'll push", "a ".repeat((n - 9) / 2))).map(|c| c.0),
-            Some(ActionVerb::Push)
-        );
+        assert_eq!(claim(&format!("{}I'll push", "a ".repeat((n - 9) / 2))).map(|c| c.0), Some(ActionVerb::Push));
         let elapsed = started.elapsed();
         assert!(elapsed.as_secs() < 20, "too slow: {elapsed:?}");
     }

@@ -43,10 +43,8 @@ mod all_slots {
 
     impl c::Guest for Policy {
         fn classify_action_claim(text: String) -> Result<Option<c::Claim>, c::PolicyError> {
-            Ok(crate::claims::classify_action_claim(&text).map(|claim| c::Claim {
-                verb: verb(claim.verb),
-                matched: claim.matched,
-            }))
+            Ok(crate::claims::classify_action_claim(&text)
+                .map(|claim| c::Claim { verb: verb(claim.verb), matched: claim.matched }))
         }
     }
 
@@ -130,7 +128,10 @@ mod all_slots {
 
     impl h::Guest for Policy {
         fn classify_mount_source(facts: h::MountFacts) -> Result<h::MountVerdict, h::PolicyError> {
-            let v = crate::host_lock::classify_mount_source(&n::MountFacts { source: facts.source, fs_type: facts.fs_type });
+            let v = crate::host_lock::classify_mount_source(&n::MountFacts {
+                source: facts.source,
+                fs_type: facts.fs_type,
+            });
             Ok(h::MountVerdict {
                 locality: match v.locality {
                     n::Locality::Local => h::Locality::Local,

@@ -58,13 +58,13 @@ pub fn best_fair<'a>(
     now_ms: u64,
     presence_ttl_ms: u64,
 ) -> Option<&'a Candidate> {
-    candidates
-        .iter()
-        .filter(|c| Some(c.agent_id.as_str()) != after && plausible(c, now_ms, presence_ttl_ms))
-        .fold(None, |best: Option<&Candidate>, c| match best {
+    candidates.iter().filter(|c| Some(c.agent_id.as_str()) != after && plausible(c, now_ms, presence_ttl_ms)).fold(
+        None,
+        |best: Option<&Candidate>, c| match best {
             Some(b) if !fair_before(c, b, ref_rank, member_count) => Some(b),
             _ => Some(c),
-        })
+        },
+    )
 }
 
 fn check_unique(candidates: &[Candidate]) -> Result<(), PolicyError> {

@@ -9,7 +9,19 @@ pub const STALE_AFTER_MS: u64 = 300_000;
 
 /// Filesystem types that are never local (host-lock.md §6.1 rule 2; `nfs*` by prefix).
 const NETWORK_FS_TYPES: &[&str] = &[
-    "smbfs", "cifs", "smb2", "smb3", "afpfs", "webdav", "davfs", "9p", "ceph", "glusterfs", "lustre", "afs", "sshfs",
+    "smbfs",
+    "cifs",
+    "smb2",
+    "smb3",
+    "afpfs",
+    "webdav",
+    "davfs",
+    "9p",
+    "ceph",
+    "glusterfs",
+    "lustre",
+    "afs",
+    "sshfs",
     "fuse.sshfs",
 ];
 

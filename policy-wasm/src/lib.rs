@@ -20,7 +20,11 @@ pub mod supersession;
 pub mod types;
 
 #[cfg(target_arch = "wasm32")]
-#[allow(unsafe_code, missing_docs, reason = "the canonical-ABI glue that wit-bindgen generates is unsafe by nature; no hand-written unsafe")]
+#[allow(
+    unsafe_code,
+    missing_docs,
+    reason = "the canonical-ABI glue that wit-bindgen generates is unsafe by nature; no hand-written unsafe"
+)]
 mod component;
 
 pub use types::*;

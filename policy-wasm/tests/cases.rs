@@ -1,8 +1,8 @@
 //! Every table in `policies/cases/` passes natively (policy-core.md §6).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-use stick_policy::cases::{Native, run_table};
 use std::path::Path;
+use stick_policy::cases::{Native, run_table};
 
 #[test]
 fn every_case_table_passes_natively() {

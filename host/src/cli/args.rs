@@ -58,17 +58,23 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// List each slot with the module that fills it.
-    #[command(about = "List each policy slot with the module that fills it: source, name, version, sha256 and whether its compiled artifact is cached.")]
+    #[command(
+        about = "List each policy slot with the module that fills it: source, name, version, sha256 and whether its compiled artifact is cached."
+    )]
     Show,
     /// Load and check a module without using it.
-    #[command(about = "Load and check a policy module without using it: interface versions, exported functions with signatures, imports and a verdict per slot. Exits 0 when the module is usable.")]
+    #[command(
+        about = "Load and check a policy module without using it: interface versions, exported functions with signatures, imports and a verdict per slot. Exits 0 when the module is usable."
+    )]
     Check {
         /// The module file.
         #[arg(value_name = "PATH")]
         path: String,
     },
     /// Run case tables against a module.
-    #[command(about = "Run case tables against a policy module (default: every table in policies/cases/ whose slot the module implements). Prints one line per failure and ends with `N passed, M failed`; exits 1 when a case failed. --verbose adds one line per case with its fuel.")]
+    #[command(
+        about = "Run case tables against a policy module (default: every table in policies/cases/ whose slot the module implements). Prints one line per failure and ends with `N passed, M failed`; exits 1 when a case failed. --verbose adds one line per case with its fuel."
+    )]
     Test {
         /// The module file.
         #[arg(value_name = "PATH")]
@@ -78,7 +84,9 @@ pub enum PolicyCommand {
         cases: Vec<String>,
     },
     /// Record a module in settings.toml.
-    #[command(about = "Record a policy module in settings.toml after a successful check, so every later tt command uses it; --reset returns to the embedded default.")]
+    #[command(
+        about = "Record a policy module in settings.toml after a successful check, so every later tt command uses it; --reset returns to the embedded default."
+    )]
     Use {
         /// The module file.
         #[arg(value_name = "PATH", required_unless_present = "reset", conflicts_with = "reset")]

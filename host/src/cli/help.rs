@@ -75,7 +75,8 @@ pub fn render(path: &[String]) -> Result<String, TtError> {
             Some(long) if arg.get_action().takes_values() => rows.push((format!("--{long} {value}"), help)),
             Some(long) => rows.push((format!("--{long}"), help)),
             None => {
-                let many = matches!(arg.get_action(), clap::ArgAction::Append) || arg.get_num_args().is_some_and(|n| n.max_values() > 1);
+                let many = matches!(arg.get_action(), clap::ArgAction::Append)
+                    || arg.get_num_args().is_some_and(|n| n.max_values() > 1);
                 let shown = match (arg.is_required_set(), many) {
                     (true, _) => format!("<{value}>"),
                     (false, true) => format!("[{value}…]"),

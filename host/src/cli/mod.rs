@@ -9,12 +9,12 @@ use args::{Cli, Command, PolicyCommand};
 use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use serde_json::Value;
+use std::io::Write;
 use stick::clock::Clock;
 use stick::commands::{self, Context};
 use stick::env::Env;
 use stick::settings::Settings;
 use stick::{ErrorCode, TtError};
-use std::io::Write;
 
 /// Output mode (cli.md §2.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +117,8 @@ fn harness_env(env: &Env) -> bool {
 /// (cli.md §2.3 rule 11): `TT_NOW_MS`, the data dir, settings, `TT_LIVENESS_FILE`.
 fn context(env: &Env, policy_flags: Vec<String>) -> Result<Context, TtError> {
     let clock = Clock::from_tt_now_ms(env.get("TT_NOW_MS"))?;
-    let cwd = std::env::current_dir().map_err(|e| TtError::storage(format!("cannot read the current directory: {e}")))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| TtError::storage(format!("cannot read the current directory: {e}")))?;
     let data_dir = stick::paths::data_dir(env, &cwd)?;
     let settings = Settings::load(&data_dir.join("settings.toml"), env.get("TT_SETTINGS"))?;
     validate_liveness_file(env.get("TT_LIVENESS_FILE"))?;
@@ -134,7 +135,9 @@ fn validate_liveness_file(path: Option<&str>) -> Result<(), TtError> {
         Err(e) => return Err(liveness_error(&format!("cannot be read: {e}"))),
     };
     match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(map)) if map.values().all(|v| matches!(v.as_str(), Some("alive" | "gone" | "unknown"))) => Ok(()),
+        Ok(Value::Object(map)) if map.values().all(|v| matches!(v.as_str(), Some("alive" | "gone" | "unknown"))) => {
+            Ok(())
+        }
         _ => Err(liveness_error("must be a JSON object mapping agent ids to \"alive\", \"gone\" or \"unknown\"")),
     }
 }
@@ -260,4 +263,3 @@ fn clap_error(e: &clap::Error, words: &[String]) -> TtError {
     };
     TtError::usage(message)
 }
-

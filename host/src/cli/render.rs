@@ -68,7 +68,10 @@ pub fn policy_test(r: &TestResult, verbose: bool) -> String {
 pub fn policy_use(r: &UseResult) -> String {
     match &r.policy_modules {
         Some(list) => format!("recorded policy module {} in {}\n", list.join(", "), r.settings_path),
-        None => format!("reset: {} no longer selects policy modules; the embedded default fills every slot\n", r.settings_path),
+        None => format!(
+            "reset: {} no longer selects policy modules; the embedded default fills every slot\n",
+            r.settings_path
+        ),
     }
 }
 

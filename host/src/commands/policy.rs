@@ -70,13 +70,15 @@ pub struct CheckResult {
 ///
 /// Errors: `policy_module_invalid` (exit 1, details `path` and `problems`).
 fn load_module(ctx: &Context, path: &str) -> Result<(LoadedModule, Option<PathBuf>), TtError> {
-    let engine = engine::new_engine().map_err(|e| TtError::storage(format!("cannot create the policy engine: {}", engine::one_line(&e))))?;
+    let engine = engine::new_engine()
+        .map_err(|e| TtError::storage(format!("cannot create the policy engine: {}", engine::one_line(&e))))?;
     let cache = ctx.policy_cache_dir();
     let limits = ctx.policy_limits();
     let (embedded, _) = LoadedModule::load(&engine, None, crate::policy::DEFAULT_MODULE, Some(&cache), None, limits)
         .map_err(|u| invalid_module(&u))?;
     let spec = ModuleSpec { configured: path.to_string(), path: ctx.cwd.join(path) };
-    let (module, _) = load_file(&engine, &spec, Some(&cache), Some(&embedded.report), limits).map_err(|u| invalid_module(&u))?;
+    let (module, _) =
+        load_file(&engine, &spec, Some(&cache), Some(&embedded.report), limits).map_err(|u| invalid_module(&u))?;
     let artifact = module.artifact.clone();
     Ok((module, artifact))
 }
@@ -237,16 +239,35 @@ pub fn test(ctx: &Context, path: &str, tables: &[String]) -> Result<TestResult, 
         cases: Vec::new(),
     };
     for (shown, file) in tables {
-        let text = std::fs::read_to_string(&file).map_err(|e| cases_error(format!("cannot read case table `{shown}`: {e}")))?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| cases_error(format!("cannot read case table `{shown}`: {e}")))?;
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let table = cases::run_table(name, &text, &mut ComponentEvaluator(&mut module));
         result.passed += table.passed();
         result.failed += table.failed();
-        result.tables.push(TableSummary { path: shown.clone(), slot: table.slot, passed: table.passed(), failed: table.failed() });
+        result.tables.push(TableSummary {
+            path: shown.clone(),
+            slot: table.slot,
+            passed: table.passed(),
+            failed: table.failed(),
+        });
         for c in table.cases {
-            result.cases.push(CaseLine { path: shown.clone(), line: c.line, note: c.note.clone(), passed: c.passed, fuel: c.fuel });
+            result.cases.push(CaseLine {
+                path: shown.clone(),
+                line: c.line,
+                note: c.note.clone(),
+                passed: c.passed,
+                fuel: c.fuel,
+            });
             if !c.passed {
-                result.failures.push(CaseFailure { path: shown.clone(), line: c.line, note: c.note, input: c.input, want: c.want, got: c.got });
+                result.failures.push(CaseFailure {
+                    path: shown.clone(),
+                    line: c.line,
+                    note: c.note,
+                    input: c.input,
+                    want: c.want,
+                    got: c.got,
+                });
             }
         }
     }

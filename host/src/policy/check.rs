@@ -117,9 +117,7 @@ pub fn check(engine: &Engine, component: &Component, reference: Option<&Report>)
         }
         let Some(iface) = interface_name(iface) else { continue };
         if !compatible(version) {
-            report
-                .problems
-                .push(format!("exports `{name}`; this `tt` supports `{PACKAGE}/{iface}@{SUPPORTED}`"));
+            report.problems.push(format!("exports `{name}`; this `tt` supports `{PACKAGE}/{iface}@{SUPPORTED}`"));
             continue;
         }
         let ComponentItem::ComponentInstance(instance) = item.ty else {

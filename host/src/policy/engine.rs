@@ -81,7 +81,11 @@ pub fn compile(engine: &Engine, bytes: &[u8], sha256: &str, cache_dir: Option<&P
         return in_memory(engine, bytes, None);
     };
     if let Err(e) = prepare_cache_dir(dir) {
-        return in_memory(engine, bytes, Some(format!("warning: policy cache `{}` unusable ({e}); compiling in memory", dir.display())));
+        return in_memory(
+            engine,
+            bytes,
+            Some(format!("warning: policy cache `{}` unusable ({e}); compiling in memory", dir.display())),
+        );
     }
     let path = artifact_path(engine, dir, sha256);
     if path.is_file()
@@ -93,9 +97,15 @@ pub fn compile(engine: &Engine, bytes: &[u8], sha256: &str, cache_dir: Option<&P
     match crate::paths::write_atomic(&path, &artifact).map_err(|e| e.to_string()) {
         Ok(()) => match deserialize_trusted(engine, &path) {
             Ok(component) => Ok(Compiled { component, was_cached: false, artifact: Some(path), warning: None }),
-            Err(e) => in_memory(engine, bytes, Some(format!("warning: policy cache artifact unreadable ({}); compiled in memory", one_line(&e)))),
+            Err(e) => in_memory(
+                engine,
+                bytes,
+                Some(format!("warning: policy cache artifact unreadable ({}); compiled in memory", one_line(&e))),
+            ),
         },
-        Err(e) => in_memory(engine, bytes, Some(format!("warning: cannot write the policy cache ({e}); compiling in memory"))),
+        Err(e) => {
+            in_memory(engine, bytes, Some(format!("warning: cannot write the policy cache ({e}); compiling in memory")))
+        }
     }
 }
 

@@ -81,7 +81,13 @@ pub struct ModuleSpec {
 /// Select the module list, first source that is set wins (policy-core.md §4.3):
 /// `--policy` flags, then `TT_POLICY` (`:`-separated; blank counts as unset), then
 /// `policy_modules`; empty means the embedded default alone.
-pub fn select_modules(flags: &[String], tt_policy: Option<&str>, settings_modules: &[String], cwd: &Path, data_dir: &Path) -> Vec<ModuleSpec> {
+pub fn select_modules(
+    flags: &[String],
+    tt_policy: Option<&str>,
+    settings_modules: &[String],
+    cwd: &Path,
+    data_dir: &Path,
+) -> Vec<ModuleSpec> {
     let spec = |base: &Path, p: &str| ModuleSpec { configured: p.to_string(), path: base.join(p) };
     if !flags.is_empty() {
         return flags.iter().map(|p| spec(cwd, p)).collect();
@@ -142,6 +148,13 @@ struct Loaded {
     /// Index 0 is the embedded default when it loaded.
     modules: Vec<LoadedModule>,
     owners: [Option<usize>; 4],
+}
+
+impl Loaded {
+    /// The index of the module that fills `slot`.
+    fn owner(&self, slot: Slot) -> Option<usize> {
+        self.owners.get(slot.index()).copied().flatten()
+    }
 }
 
 /// The slots of one process, filled lazily; see the module docs.
@@ -205,7 +218,11 @@ impl Policies {
                 Err(u) => {
                     let (message, hint) = unusable_message(&u);
                     self.warnings.push(format!("warning: {message}\nhint: {hint}"));
-                    self.record_quiet("module", "load", &format!("`{}` {}", u.source, u.problems.first().cloned().unwrap_or_default()));
+                    self.record_quiet(
+                        "module",
+                        "load",
+                        &format!("`{}` {}", u.source, u.problems.first().cloned().unwrap_or_default()),
+                    );
                 }
             }
         }
@@ -213,7 +230,9 @@ impl Policies {
         for slot in Slot::ALL {
             let configured = loaded.modules.iter().enumerate().skip(first_configured).find(|(_, m)| m.implements(slot));
             let embedded = loaded.modules.first().filter(|m| reference.is_some() && m.implements(slot)).map(|_| 0);
-            loaded.owners[slot.index()] = configured.map(|(i, _)| i).or(embedded);
+            if let Some(owner) = loaded.owners.get_mut(slot.index()) {
+                *owner = configured.map(|(i, _)| i).or(embedded);
+            }
         }
         loaded
     }
@@ -222,9 +241,8 @@ impl Policies {
     fn record(&mut self, slot: &str, function: &str, reason: &str) {
         if !self.call_fault_warned {
             self.call_fault_warned = true;
-            self.warnings.push(format!(
-                "warning: policy `{slot}` {function} failed ({reason}); the safe fallback was applied"
-            ));
+            self.warnings
+                .push(format!("warning: policy `{slot}` {function} failed ({reason}); the safe fallback was applied"));
         }
         self.record_quiet(slot, function, reason);
     }
@@ -257,7 +275,7 @@ impl Policies {
             Err(CallFault::Forced)
         } else {
             let loaded = self.loaded();
-            match loaded.owners[slot.index()].and_then(|i| loaded.modules.get_mut(i)) {
+            match loaded.owner(slot).and_then(|i| loaded.modules.get_mut(i)) {
                 Some(m) => f(m),
                 None => Err(CallFault::Missing(function.to_string())),
             }
@@ -314,9 +332,8 @@ impl Policies {
 
     /// Classify a mount source; fallback `unknown` (reason `policy_fault`).
     pub fn classify_mount_source(&mut self, facts: &n::MountFacts) -> n::MountVerdict {
-        self.guarded(Slot::HostLock, "classify-mount-source", |m| m.classify_mount_source(facts)).unwrap_or(
-            n::MountVerdict { locality: n::Locality::Unknown, reason: "policy_fault".into() },
-        )
+        self.guarded(Slot::HostLock, "classify-mount-source", |m| m.classify_mount_source(facts))
+            .unwrap_or(n::MountVerdict { locality: n::Locality::Unknown, reason: "policy_fault".into() })
     }
 
     /// Decide about a foreign lock. `Err` is a fault (already recorded and warned):
@@ -334,7 +351,7 @@ impl Policies {
             described.push(m.describe().and_then(Result::ok));
         }
         for slot in Slot::ALL {
-            let Some(i) = loaded.owners[slot.index()] else { continue };
+            let Some(i) = loaded.owner(slot) else { continue };
             let (Some(m), Some(info)) = (loaded.modules.get(i), described.get(i)) else { continue };
             out.push(SlotInfo {
                 slot: slot.name(),

@@ -92,13 +92,15 @@ impl LoadedModule {
         match engine::wasm_kind(bytes) {
             engine::WasmKind::Component => {}
             engine::WasmKind::CoreModule => {
-                return Err(unusable(vec!["is a core WebAssembly module, not a component (build for wasm32-wasip2)".into()]));
+                return Err(unusable(vec![
+                    "is a core WebAssembly module, not a component (build for wasm32-wasip2)".into(),
+                ]));
             }
             engine::WasmKind::NotWasm => return Err(unusable(vec!["is not a WebAssembly component".into()])),
         }
         let sha256 = engine::sha256_hex(bytes);
-        let Compiled { component, was_cached, artifact, warning } =
-            engine::compile(engine, bytes, &sha256, cache_dir).map_err(|e| unusable(vec![format!("does not compile: {e}")]))?;
+        let Compiled { component, was_cached, artifact, warning } = engine::compile(engine, bytes, &sha256, cache_dir)
+            .map_err(|e| unusable(vec![format!("does not compile: {e}")]))?;
         let report = check::check(engine, &component, reference);
         if !report.problems.is_empty() {
             return Err(unusable(report.problems));
@@ -117,13 +119,30 @@ impl LoadedModule {
                 }
             }
         }
-        let module = LoadedModule { source, sha256, was_cached, artifact, report, pre, funcs, live: None, limits, last_fuel: None };
+        let module = LoadedModule {
+            source,
+            sha256,
+            was_cached,
+            artifact,
+            report,
+            pre,
+            funcs,
+            live: None,
+            limits,
+            last_fuel: None,
+        };
         Ok((module, warning))
     }
 
     /// Whether the module implements `slot`.
     pub fn implements(&self, slot: Slot) -> bool {
         self.report.implements(slot)
+    }
+
+    /// Drop the live instance: the next call instantiates in a fresh `Store`, as it
+    /// does after a trap (policy-core.md §4.1).
+    pub fn discard_instance(&mut self) {
+        self.live = None;
     }
 
     /// Fuel used by the last call (units).
@@ -185,15 +204,15 @@ impl LoadedModule {
 
     /// `meta.describe`, if exported.
     pub fn describe(&mut self) -> Option<Result<n::ModuleInfo, CallFault>> {
-        if self.report.interface("meta").is_none() {
-            return None;
-        }
+        self.report.interface("meta")?;
         Some(self.call::<(), (meta::ModuleInfo,)>("describe", ()).map(|(m,)| b::module_info(m)))
     }
 
     /// `claims.classify-action-claim`, raw (no fallback).
     pub fn classify_action_claim(&mut self, text: &str) -> Result<Option<n::Claim>, CallFault> {
-        match self.call::<(&str,), (Result<Option<claims::Claim>, claims::PolicyError>,)>("classify-action-claim", (text,))? {
+        match self
+            .call::<(&str,), (Result<Option<claims::Claim>, claims::PolicyError>,)>("classify-action-claim", (text,))?
+        {
             (Ok(c),) => Ok(c.map(b::claim)),
             (Err(claims::PolicyError::InvalidInput(s)),) => Err(CallFault::InvalidInput(s)),
         }
@@ -202,7 +221,10 @@ impl LoadedModule {
     /// `fairness.select-next-holder`, raw.
     pub fn select_next_holder(&mut self, input: &n::SelectionInput) -> Result<Option<String>, CallFault> {
         let i = b::selection(input);
-        match self.call::<(&fairness::SelectionInput,), (Result<Option<String>, fairness::PolicyError>,)>("select-next-holder", (&i,))? {
+        match self.call::<(&fairness::SelectionInput,), (Result<Option<String>, fairness::PolicyError>,)>(
+            "select-next-holder",
+            (&i,),
+        )? {
             (Ok(v),) => Ok(v),
             (Err(fairness::PolicyError::InvalidInput(s)),) => Err(CallFault::InvalidInput(s)),
         }
@@ -211,14 +233,21 @@ impl LoadedModule {
     /// `fairness.should-defer-idle-claim`, raw.
     pub fn should_defer_idle_claim(&mut self, input: &n::DeferralInput) -> Result<bool, CallFault> {
         let i = b::deferral(input);
-        match self.call::<(&fairness::DeferralInput,), (Result<bool, fairness::PolicyError>,)>("should-defer-idle-claim", (&i,))? {
+        match self.call::<(&fairness::DeferralInput,), (Result<bool, fairness::PolicyError>,)>(
+            "should-defer-idle-claim",
+            (&i,),
+        )? {
             (Ok(v),) => Ok(v),
             (Err(fairness::PolicyError::InvalidInput(s)),) => Err(CallFault::InvalidInput(s)),
         }
     }
 
     /// `supersession.is-superseded`, raw.
-    pub fn is_superseded(&mut self, existing: &n::HarnessInstance, incoming: &n::HarnessInstance) -> Result<bool, CallFault> {
+    pub fn is_superseded(
+        &mut self,
+        existing: &n::HarnessInstance,
+        incoming: &n::HarnessInstance,
+    ) -> Result<bool, CallFault> {
         let (e, i) = (b::harness(existing), b::harness(incoming));
         type H = supersession::HarnessInstance;
         match self.call::<(&H, &H), (Result<bool, supersession::PolicyError>,)>("is-superseded", (&e, &i))? {
@@ -230,7 +259,10 @@ impl LoadedModule {
     /// `host-lock.classify-mount-source`, raw.
     pub fn classify_mount_source(&mut self, facts: &n::MountFacts) -> Result<n::MountVerdict, CallFault> {
         let f = b::mount_facts(facts);
-        match self.call::<(&host_lock::MountFacts,), (Result<host_lock::MountVerdict, host_lock::PolicyError>,)>("classify-mount-source", (&f,))? {
+        match self.call::<(&host_lock::MountFacts,), (Result<host_lock::MountVerdict, host_lock::PolicyError>,)>(
+            "classify-mount-source",
+            (&f,),
+        )? {
             (Ok(v),) => Ok(b::mount_verdict(v)),
             (Err(host_lock::PolicyError::InvalidInput(s)),) => Err(CallFault::InvalidInput(s)),
         }
@@ -239,7 +271,10 @@ impl LoadedModule {
     /// `host-lock.decide-foreign-lock`, raw.
     pub fn decide_foreign_lock(&mut self, facts: &n::ForeignLockFacts) -> Result<n::LockDecision, CallFault> {
         let f = b::lock_facts(facts);
-        match self.call::<(&host_lock::ForeignLockFacts,), (Result<host_lock::LockDecision, host_lock::PolicyError>,)>("decide-foreign-lock", (&f,))? {
+        match self.call::<(&host_lock::ForeignLockFacts,), (Result<host_lock::LockDecision, host_lock::PolicyError>,)>(
+            "decide-foreign-lock",
+            (&f,),
+        )? {
             (Ok(v),) => Ok(b::lock_decision(v)),
             (Err(host_lock::PolicyError::InvalidInput(s)),) => Err(CallFault::InvalidInput(s)),
         }

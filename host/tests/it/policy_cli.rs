@@ -29,7 +29,13 @@ fn verbose_test_prints_fuel_per_case_and_failures_exit_1() {
     assert!(out.stdout.lines().filter(|l| l.contains(": ok fuel ")).count() >= 20, "{}", out.stdout);
     // The default tables run against verified-only: the supersession rows disagree
     // and the other slots are not implemented.
-    let out = env.run(&["policy", "test", "policies/verified-only.wasm", "policies/cases/supersession.jsonl", "policies/cases/claims.jsonl"]);
+    let out = env.run(&[
+        "policy",
+        "test",
+        "policies/verified-only.wasm",
+        "policies/cases/supersession.jsonl",
+        "policies/cases/claims.jsonl",
+    ]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stdout.contains("does not implement slot `claims`"), "{}", out.stdout);
     assert!(out.stdout.lines().last().unwrap().ends_with("failed"));
@@ -38,7 +44,8 @@ fn verbose_test_prints_fuel_per_case_and_failures_exit_1() {
 #[test]
 fn verified_only_has_its_own_table() {
     let env = TestEnv::new();
-    let out = env.run(&["policy", "test", "policies/verified-only.wasm", "policies/verified-only-cases/supersession.jsonl"]);
+    let out =
+        env.run(&["policy", "test", "policies/verified-only.wasm", "policies/verified-only-cases/supersession.jsonl"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.trim_end().ends_with(" passed, 0 failed"));
 }
@@ -143,7 +150,8 @@ fn aot_cache_is_owner_only_and_recovers_from_corruption() {
     let good = std::fs::read(&artifact).unwrap();
     assert_eq!(env.run(&["--json", "policy", "show"]).json()["slots"][0]["cached"], true);
 
-    for corrupt in [good.get(..good.len() / 3).unwrap().to_vec(), b"garbage, not an ELF artifact".to_vec(), Vec::new()] {
+    for corrupt in [good.get(..good.len() / 3).unwrap().to_vec(), b"garbage, not an ELF artifact".to_vec(), Vec::new()]
+    {
         std::fs::write(&artifact, &corrupt).unwrap();
         let out = env.run(&["--json", "policy", "show"]);
         assert_eq!(out.code, 0, "{out:?}");
@@ -174,9 +182,16 @@ fn check_reports_slots_functions_and_imports() {
     let j = out.json();
     assert_eq!(j["usable"], true);
     assert_eq!(j["name"], "stick-verified-only");
-    let verdicts: Vec<(&str, &str)> =
-        j["slots"].as_array().unwrap().iter().map(|s| (s["slot"].as_str().unwrap(), s["verdict"].as_str().unwrap())).collect();
-    assert_eq!(verdicts, [("claims", "absent"), ("fairness", "absent"), ("supersession", "ok"), ("host-lock", "absent")]);
+    let verdicts: Vec<(&str, &str)> = j["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["slot"].as_str().unwrap(), s["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("claims", "absent"), ("fairness", "absent"), ("supersession", "ok"), ("host-lock", "absent")]
+    );
     assert_eq!(j["slots"][2]["interface"], "stick:policy/supersession@0.1.0");
     assert_eq!(j["slots"][2]["functions"][0]["name"], "is-superseded");
     assert!(j["imports"].as_array().unwrap().iter().all(|i| {
@@ -214,7 +229,8 @@ fn policy_commands_validate_settings_and_clock() {
 #[test]
 fn help_is_side_effect_free_and_usage_errors_exit_2() {
     let env = TestEnv::new();
-    for args in [vec!["policy", "--help"], vec!["help", "policy"], vec!["policy", "test", "-h"], vec!["--help"], vec![]] {
+    for args in [vec!["policy", "--help"], vec!["help", "policy"], vec!["policy", "test", "-h"], vec!["--help"], vec![]]
+    {
         let out = env.run(&args);
         assert_eq!(out.code, 0, "{args:?}: {out:?}");
         assert!(out.stdout.starts_with("Usage: tt "), "{args:?}: {}", out.stdout);

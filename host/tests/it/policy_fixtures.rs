@@ -14,7 +14,10 @@ fn interface_mismatches_are_rejected_with_expected_and_found() {
     let env = TestEnv::new();
     let cases = [
         ("wrong-version", "exports `stick:policy/claims@0.2.0`; this `tt` supports `stick:policy/claims@0.1.x`"),
-        ("changed-signature", "exports function `classify-action-claim` of `stick:policy/claims@0.1.0` with signature `func(text: string, max-bytes: u32)"),
+        (
+            "changed-signature",
+            "exports function `classify-action-claim` of `stick:policy/claims@0.1.0` with signature `func(text: string, max-bytes: u32)",
+        ),
         ("extra-import", "imports `stick:evil/net@0.1.0`, which a policy module may not use"),
         ("core-module", "is a core WebAssembly module, not a component"),
         ("garbage", "is not a WebAssembly component"),
@@ -78,8 +81,20 @@ fn runaway_modules_in_a_slot_fall_back_safely() {
         assert_eq!(p.faults().len(), 3, "{name}: a fresh store per call after a trap");
         // The slots the fixture does not fill still come from the embedded default.
         assert!(p.is_superseded(
-            &stick_policy::HarnessInstance { harness_name: Some("c".into()), harness_session_id: Some("a".into()), harness_pid: Some(1), harness_process_started_at: Some(1), harness_host_id: None },
-            &stick_policy::HarnessInstance { harness_name: Some("c".into()), harness_session_id: Some("b".into()), harness_pid: Some(1), harness_process_started_at: Some(1), harness_host_id: None },
+            &stick_policy::HarnessInstance {
+                harness_name: Some("c".into()),
+                harness_session_id: Some("a".into()),
+                harness_pid: Some(1),
+                harness_process_started_at: Some(1),
+                harness_host_id: None
+            },
+            &stick_policy::HarnessInstance {
+                harness_name: Some("c".into()),
+                harness_session_id: Some("b".into()),
+                harness_pid: Some(1),
+                harness_process_started_at: Some(1),
+                harness_host_id: None
+            },
         ));
     }
     assert!(repo_root().join("tests/fixtures/modules").is_dir());

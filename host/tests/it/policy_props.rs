@@ -12,21 +12,92 @@ use stick_policy::types as n;
 fn component() -> LoadedModule {
     let engine = engine::new_engine().unwrap();
     let limits = Limits { fuel: 10_000_000, memory_bytes: 16 << 20 };
-    LoadedModule::load(&engine, None, DEFAULT_MODULE, None, None, limits).map(|(m, _)| m).map_err(|u| u.problems).unwrap()
+    LoadedModule::load(&engine, None, DEFAULT_MODULE, None, None, limits)
+        .map(|(m, _)| m)
+        .map_err(|u| u.problems)
+        .unwrap()
 }
 
-fn run<T: std::fmt::Debug>(cases: u32, strategy: impl Strategy<Value = T>, check: impl Fn(T) -> Result<(), TestCaseError>) {
+fn run<T: std::fmt::Debug>(
+    cases: u32,
+    strategy: impl Strategy<Value = T>,
+    check: impl Fn(T) -> Result<(), TestCaseError>,
+) {
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
-    runner.run(&strategy, |v| check(v)).unwrap();
+    runner.run(&strategy, check).unwrap();
 }
 
 const WORDS: &[&str] = &[
-    "I'll", "I’ll", "I‘ll", "Ill", "I will", "I'm", "Im", "I am", "going to", "about to", "Going to", "About to", "let me",
-    "Let me", "not", "never", "restart", "restarting", "restarted", "relaunch", "Relaunching", "redeploy", "deploying",
-    "push", "pushing", "pushed", "merg", "merge", "Merging", "revert", "rebas", "Rebasing", "rerun", "re-run",
-    "Re-running", "fix", "fixing", "fixed", "fixture", "it", "its", "this", "that", "now", "the", "fixed build", "server",
-    ".", "!", "?", ",", "\n", "\r\n", "- ", "* ", "-", "•", "\"", "'", "“", "”", "`", " ", "  ", "\t", "\u{a0}", "é", "日本",
-    "a", "italics",
+    "I'll",
+    "I’ll",
+    "I‘ll",
+    "Ill",
+    "I will",
+    "I'm",
+    "Im",
+    "I am",
+    "going to",
+    "about to",
+    "Going to",
+    "About to",
+    "let me",
+    "Let me",
+    "not",
+    "never",
+    "restart",
+    "restarting",
+    "restarted",
+    "relaunch",
+    "Relaunching",
+    "redeploy",
+    "deploying",
+    "push",
+    "pushing",
+    "pushed",
+    "merg",
+    "merge",
+    "Merging",
+    "revert",
+    "rebas",
+    "Rebasing",
+    "rerun",
+    "re-run",
+    "Re-running",
+    "fix",
+    "fixing",
+    "fixed",
+    "fixture",
+    "it",
+    "its",
+    "this",
+    "that",
+    "now",
+    "the",
+    "fixed build",
+    "server",
+    ".",
+    "!",
+    "?",
+    ",",
+    "\n",
+    "\r\n",
+    "- ",
+    "* ",
+    "-",
+    "•",
+    "\"",
+    "'",
+    "“",
+    "”",
+    "`",
+    " ",
+    "  ",
+    "\t",
+    "\u{a0}",
+    "é",
+    "日本",
+    "a",
+    "italics",
 ];
 
 fn text() -> impl Strategy<Value = String> {
@@ -82,10 +153,7 @@ fn candidates() -> impl Strategy<Value = Vec<n::Candidate>> {
 }
 
 fn after(n: usize, pick: usize, present: bool) -> Option<n::AgentRef> {
-    (n > 0).then(|| n::AgentRef {
-        agent_id: format!("agent:{}", pick % n),
-        rank: present.then_some((pick % n) as u32),
-    })
+    (n > 0).then(|| n::AgentRef { agent_id: format!("agent:{}", pick % n), rank: present.then_some((pick % n) as u32) })
 }
 
 #[test]
@@ -112,7 +180,8 @@ fn select_next_holder_native_equals_component() {
 #[test]
 fn should_defer_idle_claim_native_equals_component() {
     let m = RefCell::new(component());
-    let strategy = (candidates(), 0usize..8, 0usize..8, any::<bool>(), 0u64..80_000, 0u64..20_000, 0u64..90_000, 0u64..30_000);
+    let strategy =
+        (candidates(), 0usize..8, 0usize..8, any::<bool>(), 0u64..80_000, 0u64..20_000, 0u64..90_000, 0u64..30_000);
     run(2000, strategy, |(cands, caller, prior, present, age, grace, cooldown, ttl)| {
         let input = n::DeferralInput {
             now_ms: NOW,
@@ -133,19 +202,29 @@ fn should_defer_idle_claim_native_equals_component() {
 }
 
 fn harness() -> impl Strategy<Value = n::HarnessInstance> {
-    let name = prop::option::weighted(0.9, prop::sample::select(vec!["codex".to_string(), "claude".into(), " ".into()]));
+    let name =
+        prop::option::weighted(0.9, prop::sample::select(vec!["codex".to_string(), "claude".into(), " ".into()]));
     let sid = prop::option::weighted(
         0.9,
-        prop::sample::select(vec!["harness:a".to_string(), "harness:b".into(), "pid:1".into(), "term:x".into(), "userhost:u@h".into(), "".into()]),
+        prop::sample::select(vec![
+            "harness:a".to_string(),
+            "harness:b".into(),
+            "pid:1".into(),
+            "term:x".into(),
+            "userhost:u@h".into(),
+            "".into(),
+        ]),
     );
     let host = prop::option::of(prop::sample::select(vec!["h1".to_string(), "h2".into()]));
     (name, sid, host, prop::option::weighted(0.9, 1u32..3), prop::option::weighted(0.9, 10u64..12)).prop_map(
-        |(harness_name, harness_session_id, harness_host_id, harness_pid, harness_process_started_at)| n::HarnessInstance {
-            harness_name,
-            harness_session_id,
-            harness_host_id,
-            harness_pid,
-            harness_process_started_at,
+        |(harness_name, harness_session_id, harness_host_id, harness_pid, harness_process_started_at)| {
+            n::HarnessInstance {
+                harness_name,
+                harness_session_id,
+                harness_host_id,
+                harness_pid,
+                harness_process_started_at,
+            }
         },
     )
 }
@@ -166,13 +245,28 @@ fn classify_mount_source_native_equals_component() {
     let m = RefCell::new(component());
     let source = prop::option::of(prop_oneof![
         prop::sample::select(vec![
-            "/dev/sda1".to_string(), "//srv/share".into(), "nas:/x".into(), "tmpfs".into(), "".into(), "/dev".into(),
-            "C:".into(), "[fe80::1]:/v".into(), "/home/x".into(), "overlay".into(),
+            "/dev/sda1".to_string(),
+            "//srv/share".into(),
+            "nas:/x".into(),
+            "tmpfs".into(),
+            "".into(),
+            "/dev".into(),
+            "C:".into(),
+            "[fe80::1]:/v".into(),
+            "/home/x".into(),
+            "overlay".into(),
         ]),
         any::<String>(),
     ]);
     let fs = prop::option::of(prop_oneof![
-        prop::sample::select(vec!["ext4".to_string(), "nfs4".into(), "NFS".into(), "cifs".into(), "fuse.sshfs".into(), "tmpfs".into()]),
+        prop::sample::select(vec![
+            "ext4".to_string(),
+            "nfs4".into(),
+            "NFS".into(),
+            "cifs".into(),
+            "fuse.sshfs".into(),
+            "tmpfs".into()
+        ]),
         any::<String>(),
     ]);
     run(2000, (source, fs), |(source, fs_type)| {
@@ -192,10 +286,16 @@ fn lock_facts() -> impl Strategy<Value = n::ForeignLockFacts> {
         n::GatheredLocality::Network,
         n::GatheredLocality::Unknown,
     ]);
-    let pid = prop::sample::select(vec![n::PidState::NotGathered, n::PidState::Alive, n::PidState::Dead, n::PidState::NoPid, n::PidState::Unknown]);
+    let pid = prop::sample::select(vec![
+        n::PidState::NotGathered,
+        n::PidState::Alive,
+        n::PidState::Dead,
+        n::PidState::NoPid,
+        n::PidState::Unknown,
+    ]);
     let age = prop::option::of(prop_oneof![0u64..600_000, Just(299_999u64), Just(300_000u64)]);
-    (id.clone(), id, any::<bool>(), any::<bool>(), age, locality, pid).prop_map(|(lm, tm, auto_heal, dry_run, age, locality, pid_state)| {
-        n::ForeignLockFacts {
+    (id.clone(), id, any::<bool>(), any::<bool>(), age, locality, pid).prop_map(
+        |(lm, tm, auto_heal, dry_run, age, locality, pid_state)| n::ForeignLockFacts {
             lock_hostname: "old-host".into(),
             this_hostname: "current-host".into(),
             lock_machine_id: lm,
@@ -205,8 +305,8 @@ fn lock_facts() -> impl Strategy<Value = n::ForeignLockFacts> {
             heartbeat_age_ms: age,
             locality,
             pid_state,
-        }
-    })
+        },
+    )
 }
 
 /// host-lock.md §6.2 properties P1–P4.

@@ -57,7 +57,8 @@ fn decisions_come_from_the_embedded_default() {
 fn forced_faults_apply_the_fallback_warn_once_and_log_each() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path()).unwrap();
-    let mut p = Policies::new(config(dir.path(), &[], &["classify-action-claim", "select-next-holder", "is-superseded"]));
+    let mut p =
+        Policies::new(config(dir.path(), &[], &["classify-action-claim", "select-next-holder", "is-superseded"]));
     assert_eq!(p.classify_action_claim("I'll restart the server."), None);
     assert_eq!(p.classify_action_claim("I'll push it now."), None);
     assert_eq!(p.select_next_holder(&candidates()), None);
