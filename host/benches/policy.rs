@@ -108,6 +108,15 @@ fn main() {
         "p50 < 10 µs".into(),
     ));
     rows.push(("P1 warm call, select among 16 candidates".into(), format!("p50 {}", us(p1b)), "p50 < 10 µs".into()));
+    let mut samples: Vec<Duration> = (0..20_000)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(stick_policy::claims::classify_action_claim(std::hint::black_box(&text)));
+            t.elapsed()
+        })
+        .collect();
+    let native = percentile(&mut samples, 0.5);
+    rows.push(("(reference) the same classification, native".into(), format!("p50 {}", us(native)), "—".into()));
 
     // P2: fresh Store + instantiate + one call.
     let mut samples: Vec<Duration> = (0..5_000)

@@ -28,10 +28,14 @@
 //! typographic apostrophes and quotes, the two-character look-back (§3.5) and the 40-character
 //! `the` trailer. Byte order is character order, so comparing starts is unaffected.
 //!
-//! One pass over the text (first-byte filters, then the lead, then the verb) lists every match of
-//! each family in start order; each verb's search with its own resume position is then one pass
-//! over that list. Time is linear in the text, which matters because the policy runs under a fuel
-//! budget on up to 65 536 bytes (§3.8, policy-core.md §4.1).
+//! The 40 searches run side by side in one left-to-right pass over the candidate start positions
+//! (a byte table skips the rest), each pattern keeping its own resume position; the pass stops at
+//! the first start with a surviving match. Time is linear in the text, which matters because the
+//! policy runs under a fuel budget on up to 65 536 bytes (§3.8, policy-core.md §4.1).
+//!
+//! The past-tense guard (§3.5 rule 2) reads the candidate's span as a string of its own: a past
+//! form cut by the end of the 40-character `the` trailer (`fixed` of `fixedly`) is a whole word
+//! there, as it is for a regular expression run on the matched text.
 
 use crate::types::{ActionVerb, Claim};
 
