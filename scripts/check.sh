@@ -19,7 +19,10 @@ echo "== format"
 cargo fmt --all --check
 echo "== clippy"
 cargo clippy --locked --workspace --all-targets --release -- -D warnings
-echo "== policy modules are fresh"
+echo "== clippy (wasm32 guests)"
+cargo clippy --locked -p stick-policy --target wasm32-wasip2 --profile wasm -- -D warnings
+echo "== policy modules and fixtures are fresh"
 scripts/build-policies.sh --check
+scripts/build-fixtures.sh --check
 echo "== tests"
 cargo test --locked --workspace --release

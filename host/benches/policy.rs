@@ -3,7 +3,14 @@
 //! of `docs/PERFORMANCE.md`.
 //!
 //! Run: `cargo bench -p stick --bench policy` (or `BENCH_WRITE=1 cargo bench …`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs, reason = "benchmark")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs,
+    reason = "benchmark"
+)]
 
 use std::path::Path;
 use std::process::Command;
@@ -76,7 +83,8 @@ fn run_tt(data: &Path, args: &[&str]) -> Duration {
 
 fn main() {
     let engine = engine::new_engine().unwrap();
-    let (mut module, _) = LoadedModule::load(&engine, None, DEFAULT_MODULE, None, None, LIMITS).map_err(|u| u.problems).unwrap();
+    let (mut module, _) =
+        LoadedModule::load(&engine, None, DEFAULT_MODULE, None, None, LIMITS).map_err(|u| u.problems).unwrap();
     let text = text_1kb();
     let input = selection_16();
     let mut rows: Vec<(String, String, String)> = Vec::new();
@@ -158,7 +166,9 @@ fn main() {
             let fresh = tempfile::tempdir().unwrap();
             let dir = fresh.path().join("cache/policy");
             let t = Instant::now();
-            LoadedModule::load(&engine, None, DEFAULT_MODULE, Some(&dir), None, LIMITS).map_err(|u| u.problems).unwrap();
+            LoadedModule::load(&engine, None, DEFAULT_MODULE, Some(&dir), None, LIMITS)
+                .map_err(|u| u.problems)
+                .unwrap();
             t.elapsed()
         })
         .collect();

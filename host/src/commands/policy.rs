@@ -21,11 +21,10 @@ pub struct ShowResult {
     pub warnings: Vec<String>,
 }
 
-/// `tt policy show`: which module fills each slot.
+/// `tt policy show`: which module fills each slot. A configured module that is not
+/// usable is warned about and recorded as a fault (policy-core.md §4.3).
 pub fn show(ctx: &Context) -> ShowResult {
-    let mut config = ctx.policy_config();
-    config.fault_log = None;
-    let mut policies = Policies::new(config);
+    let mut policies = Policies::new(ctx.policy_config());
     let slots = policies.slot_infos();
     ShowResult { slots, warnings: policies.take_warnings() }
 }

@@ -140,8 +140,9 @@ fn deserialize_trusted(engine: &Engine, path: &Path) -> wasmtime::Result<Compone
     unsafe { Component::deserialize_file(engine, path) }
 }
 
-/// The first line of an error chain, for one-line problem descriptions.
+/// The first line of an error's root cause, for one-line problem descriptions
+/// (wasmtime's outer contexts are backtrace headers, not causes).
 pub fn one_line(e: &wasmtime::Error) -> String {
-    let text = format!("{e:#}");
-    text.lines().next().unwrap_or("unknown error").trim().to_string()
+    let text = e.root_cause().to_string();
+    text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error").to_string()
 }

@@ -386,10 +386,15 @@ pub fn unusable_message(u: &Unusable) -> (String, String) {
     let first = u.problems.first().cloned().unwrap_or_else(|| "is not usable".into());
     let message = format!("policy module `{}` {first}", u.source);
     let hint = if first.starts_with("cannot be read") {
-        "check the path given with --policy, TT_POLICY or policy_modules".to_string()
+        "check the path given with --policy, TT_POLICY, policy_modules or on the command line"
+    } else if first.starts_with("imports ") {
+        "a policy module may import only the wasi:cli and wasi:io interfaces a std guest carries; remove the import"
+    } else if first.starts_with("is ") {
+        "build the module as a component: cargo build --target wasm32-wasip2 (see policies/README.md)"
     } else {
-        "rebuild the module against wit/ from this release, or upgrade tt".to_string()
+        "rebuild the module against wit/ from this release, or upgrade tt"
     };
+    let hint = hint.to_string();
     (message, hint)
 }
 

@@ -169,7 +169,16 @@ impl LoadedModule {
                 CallFault::Trap("unreachable instruction executed (the module panicked or aborted)".into())
             }
             _ if format!("{e:#}").contains("growing memory") => CallFault::MemoryLimit(self.limits.memory_bytes),
-            _ => CallFault::Trap(engine::one_line(e)),
+            _ => {
+                let cause = engine::one_line(e);
+                // A std guest that panics writes the message through its (inert)
+                // wasi:cli/stderr import before aborting; so does a print.
+                if cause.contains("unknown import") {
+                    CallFault::Trap(format!("the module called an inert import (a panic or a print): {cause}"))
+                } else {
+                    CallFault::Trap(cause)
+                }
+            }
         }
     }
 

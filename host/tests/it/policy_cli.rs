@@ -132,8 +132,13 @@ fn a_configured_module_that_is_not_usable_warns_and_falls_back() {
     assert!(out.stderr.starts_with("warning: policy module `does-not-exist.wasm` cannot be read"), "{out:?}");
     let slots = out.json()["slots"].as_array().unwrap().clone();
     assert!(slots.iter().all(|s| s["source"] == "embedded"));
-    let log = std::fs::read_to_string(env.data_dir().join("logs/policy-faults.jsonl")).unwrap_or_default();
-    assert!(log.is_empty(), "show records no faults: {log}");
+    // The unusable module is recorded as a fault (policy-core.md §4.3).
+    let log = std::fs::read_to_string(env.data_dir().join("logs/policy-faults.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(log.contains("does-not-exist.wasm"), "{log}");
+    // check and test record none.
+    env.run(&["policy", "check", "does-not-exist.wasm"]);
+    assert_eq!(std::fs::read_to_string(env.data_dir().join("logs/policy-faults.jsonl")).unwrap(), log);
 }
 
 #[test]
