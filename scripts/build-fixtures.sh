@@ -12,25 +12,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
-  echo "error: the Rust target wasm32-wasip2 is not installed" >&2
-  echo "hint: run \`rustup target add wasm32-wasip2\`" >&2
-  exit 1
-fi
-
 mode=${1:-build}
-out=tests/fixtures/modules
-if [ "$mode" = "--check" ]; then
-  out=$(mktemp -d)
-  trap 'rm -rf "$out"' EXIT
-fi
-mkdir -p "$out"
-
-cargo_home=${CARGO_HOME:-$HOME/.cargo}
-rustup_home=${RUSTUP_HOME:-$HOME/.rustup}
-export RUSTFLAGS="--remap-path-prefix=$root=/stick --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$rustup_home=/rustup"
-export CARGO_TARGET_DIR="$root/target/fixture-build"
-export SOURCE_DATE_EPOCH=0
+# shellcheck source=scripts/wasm-env.sh
+. scripts/wasm-env.sh
+wasm_env "$root" fixture-build "$mode" tests/fixtures/modules
 
 # The components, one cargo feature each; the feature name is the file name.
 fixtures=(wrong-version changed-signature superset busy-loop panic memory-hog extra-import)
@@ -46,14 +31,7 @@ printf 'this is not a WebAssembly module\n' > "$out/garbage.wasm"
 
 all=("${fixtures[@]}" core-module garbage)
 if [ "$mode" = "--check" ]; then
-  status=0
-  for f in "${all[@]}"; do
-    if ! cmp -s "$out/$f.wasm" "tests/fixtures/modules/$f.wasm"; then
-      echo "error: tests/fixtures/modules/$f.wasm is stale: it differs from a fresh build" >&2
-      status=1
-    fi
-  done
-  [ $status -eq 0 ] && echo "tests/fixtures/modules/*.wasm are fresh"
-  exit $status
+  wasm_compare tests/fixtures/modules $(printf '%s.wasm ' "${all[@]}")
+  exit $?
 fi
 for f in "${all[@]}"; do ls -l "$out/$f.wasm"; done

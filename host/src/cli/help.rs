@@ -24,6 +24,13 @@ fn options_block(title: &str, rows: &[(String, String)]) -> String {
     out
 }
 
+/// One (name, description) row per subcommand of `cmd`.
+fn subcommand_rows(cmd: &clap::Command) -> Vec<(String, String)> {
+    cmd.get_subcommands()
+        .map(|s| (s.get_name().to_string(), s.get_about().map(|a| a.to_string()).unwrap_or_default()))
+        .collect()
+}
+
 /// Render help for `path` (empty: the general help).
 ///
 /// Errors: `cli_error` "Unknown command: <name>" for an unknown command, and
@@ -51,11 +58,7 @@ pub fn render(path: &[String]) -> Result<String, TtError> {
         let mut out = String::from("Usage: tt <command> [options]\n\n");
         out.push_str(&about);
         out.push_str("\n\n");
-        let rows: Vec<(String, String)> = cmd
-            .get_subcommands()
-            .map(|s| (s.get_name().to_string(), s.get_about().map(|a| a.to_string()).unwrap_or_default()))
-            .collect();
-        out.push_str(&options_block("Commands", &rows));
+        out.push_str(&options_block("Commands", &subcommand_rows(cmd)));
         out.push('\n');
         out.push_str(&options_block("Options", &[("--version".into(), "print the version".into())]));
         out.push('\n');
@@ -89,11 +92,7 @@ pub fn render(path: &[String]) -> Result<String, TtError> {
     synopsis.push("[options]".into());
     let mut out = format!("Usage: tt {} {}\n\n{about}\n\n", names.join(" "), synopsis.join(" "));
     if cmd.has_subcommands() {
-        let subs: Vec<(String, String)> = cmd
-            .get_subcommands()
-            .map(|s| (s.get_name().to_string(), s.get_about().map(|a| a.to_string()).unwrap_or_default()))
-            .collect();
-        out.push_str(&options_block("Subcommands", &subs));
+        out.push_str(&options_block("Subcommands", &subcommand_rows(cmd)));
         out.push('\n');
     }
     if !rows.is_empty() {
