@@ -172,9 +172,11 @@ impl Policies {
         Policies { config, loaded: None, warnings: Vec::new(), call_fault_warned: false, faults: Vec::new() }
     }
 
-    /// Warning lines for stderr, drained (at most one for call faults per command).
+    /// Warning lines for stderr, drained and deduplicated (at most one for call faults
+    /// per command; one per unusable module; one for an unusable cache).
     pub fn take_warnings(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.warnings)
+        let mut seen = std::collections::BTreeSet::new();
+        std::mem::take(&mut self.warnings).into_iter().filter(|w| seen.insert(w.clone())).collect()
     }
 
     /// Faults recorded so far by this process.
@@ -217,7 +219,7 @@ impl Policies {
                 }
                 Err(u) => {
                     let (message, hint) = unusable_message(&u);
-                    self.warnings.push(format!("warning: {message}\nhint: {hint}"));
+                    self.warnings.push(format!("warning: {message} (hint: {hint})"));
                     self.record_quiet(
                         "module",
                         "load",
