@@ -134,6 +134,9 @@ const REGISTRY: &[(&str, Kind)] = &[
     ("action_claim_expiry_ms", Kind::Int(60_000, 604_800_000)),
 ];
 
+/// The first this many `REGISTRY` entries are protocol.md §4.3.3's table, in order.
+const PROTOCOL_KEY_COUNT: usize = 16;
+
 /// A validated value.
 #[derive(Clone, Debug)]
 enum Setting {
@@ -299,7 +302,7 @@ impl Settings {
         let mut clone = self.clone();
         REGISTRY
             .iter()
-            .take(16)
+            .take(PROTOCOL_KEY_COUNT)
             .filter_map(|(k, _)| clone.int_mut(k).map(|v| ((*k).to_string(), Value::from(*v))))
             .collect()
     }
@@ -352,6 +355,17 @@ mod tests {
         assert_eq!(s.wait_touch_interval_ms, 5000);
         let s = json(r#"{"waiter_grace_ms":20000,"prior_owner_release_cooldown_ms":7}"#).unwrap_or_default();
         assert_eq!(s.prior_owner_release_cooldown_ms, 7);
+    }
+
+    #[test]
+    fn protocol_map_reports_the_sixteen_protocol_keys() {
+        let s = json(r#"{"heartbeat_interval_ms":1000,"presence_ttl_ms":500}"#).unwrap_or_default();
+        let map = s.protocol_map();
+        assert_eq!(map.len(), 16);
+        assert_eq!(map.get("gone_grace_ms"), Some(&Value::from(2000)));
+        assert_eq!(map.get("owner_lease_ttl_ms"), Some(&Value::from(2_700_000)));
+        assert_eq!(map.get("busy_timeout_ms"), Some(&Value::from(5000)));
+        assert!(map.get("policy_fuel").is_none() && map.get("action_claim_cap").is_none());
     }
 
     #[test]

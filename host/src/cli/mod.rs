@@ -216,13 +216,20 @@ fn report_error(e: &TtError, mode: Mode) -> i32 {
     e.code.exit_code()
 }
 
+/// The bare name of a clap argument display: `--agent <ID>` → `--agent`,
+/// `--json...` → `--json`, `[PATH]` → `PATH`.
+fn arg_name(display: &str) -> String {
+    let first = display.split([' ', '=']).next().unwrap_or_default();
+    first.trim_end_matches("...").trim_matches(['[', ']', '<', '>']).trim_end_matches("...").to_string()
+}
+
 /// Map a clap error to a `cli_error` with the messages of cli.md §2.3.
 fn clap_error(e: &clap::Error, words: &[String]) -> TtError {
     let invalid_arg = match e.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(s)) => s.clone(),
         _ => String::new(),
     };
-    let option_name = invalid_arg.split([' ', '=']).next().unwrap_or_default().to_string();
+    let option_name = arg_name(&invalid_arg);
     let command = words.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
     let message = match e.kind() {
         ErrorKind::InvalidSubcommand => {
@@ -242,8 +249,19 @@ fn clap_error(e: &clap::Error, words: &[String]) -> TtError {
         ErrorKind::InvalidValue | ErrorKind::NoEquals if invalid_arg.starts_with("--") => {
             format!("Option {option_name} requires a value.")
         }
-        ErrorKind::TooManyValues | ErrorKind::ArgumentConflict if invalid_arg.starts_with("--") => {
-            format!("Option {option_name} may be given only once.")
+        ErrorKind::TooManyValues if invalid_arg.starts_with("--") => {
+            format!("Option {option_name} does not take a value.")
+        }
+        ErrorKind::ArgumentConflict => {
+            let prior = match e.get(ContextKind::PriorArg) {
+                Some(ContextValue::String(s)) => arg_name(s),
+                _ => option_name.clone(),
+            };
+            if prior == option_name {
+                format!("Option {option_name} may be given only once.")
+            } else {
+                format!("{prior} and {option_name} cannot be used together with tt {command}.")
+            }
         }
         ErrorKind::MissingRequiredArgument => {
             let missing = match e.get(ContextKind::InvalidArg) {

@@ -5,7 +5,7 @@ use super::Context;
 use crate::error::{ErrorCode, TtError};
 use crate::policy::check::FunctionSig;
 use crate::policy::module::{ComponentEvaluator, LoadedModule, Unusable};
-use crate::policy::{ModuleSpec, Policies, Slot, SlotInfo, engine, load_file, unusable_message};
+use crate::policy::{ModuleSpec, Policies, Slot, SlotInfo, engine, load_embedded, load_file, unusable_message};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -73,8 +73,7 @@ fn load_module(ctx: &Context, path: &str) -> Result<(LoadedModule, Option<PathBu
         .map_err(|e| TtError::storage(format!("cannot create the policy engine: {}", engine::one_line(&e))))?;
     let cache = ctx.policy_cache_dir();
     let limits = ctx.policy_limits();
-    let (embedded, _) = LoadedModule::load(&engine, None, crate::policy::DEFAULT_MODULE, Some(&cache), None, limits)
-        .map_err(|u| invalid_module(&u))?;
+    let (embedded, _) = load_embedded(&engine, Some(&cache), limits).map_err(|u| invalid_module(&u))?;
     let spec = ModuleSpec { configured: path.to_string(), path: ctx.cwd.join(path) };
     let (module, _) =
         load_file(&engine, &spec, Some(&cache), Some(&embedded.report), limits).map_err(|u| invalid_module(&u))?;

@@ -203,7 +203,7 @@ impl Policies {
         };
         let cache = self.config.cache_dir.clone();
         let limits = self.config.limits;
-        match LoadedModule::load(&engine, None, DEFAULT_MODULE, cache.as_deref(), None, limits) {
+        match load_embedded(&engine, cache.as_deref(), limits) {
             Ok((m, warning)) => {
                 self.warnings.extend(warning);
                 loaded.modules.push(m);
@@ -366,6 +366,18 @@ impl Policies {
         }
         out
     }
+}
+
+/// Load the embedded default module (through the cache). Its check report is the
+/// reference every other module is checked against (policy-core.md §4.4).
+///
+/// Errors: the problems, should the embedded module ever fail to load.
+pub fn load_embedded(
+    engine: &wasmtime::Engine,
+    cache_dir: Option<&Path>,
+    limits: Limits,
+) -> Result<(LoadedModule, Option<String>), Unusable> {
+    LoadedModule::load(engine, None, DEFAULT_MODULE, cache_dir, None, limits)
 }
 
 /// Read and load one module file.

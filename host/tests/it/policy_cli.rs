@@ -250,12 +250,14 @@ fn help_is_side_effect_free_and_usage_errors_exit_2() {
     assert_eq!(env2.run(&["policy", "show", "--help"]).code, 0);
     assert!(!env.data_dir().exists() && !env2.data_dir().exists());
 
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["bogus"], "Unknown command: bogus"),
         (&["help", "bogus"], "Unknown command: bogus"),
         (&["policy", "frob"], "Unknown policy subcommand: frob"),
         (&["policy", "show", "--frob"], "Unknown option --frob for tt policy show."),
         (&["--agent"], "Option --agent requires a value."),
+        (&["policy", "show", "--json=1"], "Option --json does not take a value."),
+        (&["policy", "use", "x.wasm", "--reset"], "--reset and PATH cannot be used together with tt policy use."),
     ];
     for (args, message) in cases {
         let mut a = vec!["--json"];
