@@ -3,31 +3,82 @@
 
 use serde_json::{Map, Value};
 
-/// Every error code of protocol.md §21 and the companion specifications.
+/// Every error code of protocol.md §21 and the companion specifications, with its
+/// JSON spelling. Exit code 2 for the two usage codes, 1 for every other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
-    /// Usage error: unknown command or option, malformed argument (exit 2).
+    /// `cli_error`: Usage error: unknown command or option, malformed argument, missing body (exit 2).
     CliError,
-    /// Malformed `TT_SETTINGS`, `settings.toml` or `TT_LIVENESS_FILE` (exit 2).
+    /// `invalid_settings`: Malformed `TT_SETTINGS`, `settings.toml` or `TT_LIVENESS_FILE` (exit 2).
     InvalidSettings,
-    /// Empty or oversized input, unreadable case tables (exit 1).
+    /// `invalid_input`: Empty or oversized reason, pass to oneself, unreadable case tables.
     InvalidInput,
-    /// A policy module that is not usable (policy-core.md §5, exit 1).
+    /// `policy_module_invalid`: A policy module that is not usable (policy-core.md §5).
     PolicyModuleInvalid,
-    /// Any other SQLite or file-system failure (exit 1).
+    /// `storage_error`: Any other SQLite or file-system failure, including a session-file lock timeout.
     StorageError,
-    /// The room does not exist (exit 1).
+    /// `room_not_found`: The room does not exist (deleted, purged, or never joined for this path).
     RoomNotFound,
-    /// The caller or target is not a member (exit 1).
+    /// `unknown_member`: The caller is not a member; a pass target is not active; an assign selector matches nobody.
     UnknownMember,
-    /// The write lock could not be obtained in time (exit 1).
+    /// `unknown_target`: A kick target is not a member.
+    UnknownTarget,
+    /// `target_active`: A kick target is not kickable and `--force` was not given.
+    TargetActive,
+    /// `cannot_kick_self`: A kick target is the caller.
+    CannotKickSelf,
+    /// `invalid_handoff`: The handoff fails protocol.md §10.3 (details `field`).
+    InvalidHandoff,
+    /// `turn_mismatch`: Fencing step 1: the expected turn is not the room's turn (protocol.md §10.2).
+    TurnMismatch,
+    /// `stale_lease`: Fencing step 2: the caller no longer holds that lease (protocol.md §10.2).
+    StaleLease,
+    /// `takeover_not_available`: No takeover kind applies and there is no override (protocol.md §12).
+    TakeoverNotAvailable,
+    /// `takeover_ineligible`: A takeover kind applies but the caller may not use it (protocol.md §12.2).
+    TakeoverIneligible,
+    /// `invalid_body`: An empty message body; a note body empty after trimming.
+    InvalidBody,
+    /// `body_too_large`: A note body over 16 384 bytes.
+    BodyTooLarge,
+    /// `message_too_large`: A message body over 4 096 bytes.
+    MessageTooLarge,
+    /// `invalid_delivery_hint`: A delivery hint other than `normal` or `interrupt`.
+    InvalidDeliveryHint,
+    /// `unknown_recipient`: A message recipient matches no member.
+    UnknownRecipient,
+    /// `ambiguous_recipient`: A recipient display name matches several active members.
+    AmbiguousRecipient,
+    /// `agent_id_required`: Target `self` without a caller.
+    AgentIdRequired,
+    /// `invalid_event_type_filter`: An empty or unknown event type in a filter.
+    InvalidEventTypeFilter,
+    /// `room_closed`: A message or note in a `closed` room.
+    RoomClosed,
+    /// `invalid_turn_id`: A note `turn_id` outside [0, current turn].
+    InvalidTurnId,
+    /// `invalid_cursor`: A `--after` note id not in this room; a missing or negative event cursor.
+    InvalidCursor,
+    /// `no_active_lease`: Release, pass, assign or heartbeat without a recorded lease for this path.
+    NoActiveLease,
+    /// `guardian_failed`: The guardian did not become ready (protocol.md §16.2); the grant committed.
+    GuardianFailed,
+    /// `instructions_too_large`: An instructions file over 262 144 bytes (protocol.md §19.1).
+    InstructionsTooLarge,
+    /// `database_busy`: The write lock could not be obtained within `busy_timeout_ms` (retryable).
     DatabaseBusy,
-    /// The database was written by an incompatible version (exit 1).
+    /// `incompatible_database`: `rooms.sqlite` was not created by this tt (protocol.md §20.1).
     IncompatibleDatabase,
-    /// The data dir is on NFS or SMB (exit 1).
+    /// `remote_filesystem`: The data dir is on NFS or SMB (protocol.md §4.1.4).
     RemoteFilesystem,
-    /// The data dir belongs to another host (host-lock.md §8, exit 1).
+    /// `host_lock_conflict`: The data dir belongs to another host (host-lock.md §8).
     HostLockConflict,
+    /// `commitment_not_found`: No commitment with that id (follow-through.md §7.6).
+    CommitmentNotFound,
+    /// `commitment_not_open`: The commitment is no longer open (follow-through.md §7.6).
+    CommitmentNotOpen,
+    /// `not_commitment_owner`: The caller does not own the commitment (follow-through.md §7.6).
+    NotCommitmentOwner,
 }
 
 impl ErrorCode {
@@ -41,10 +92,35 @@ impl ErrorCode {
             ErrorCode::StorageError => "storage_error",
             ErrorCode::RoomNotFound => "room_not_found",
             ErrorCode::UnknownMember => "unknown_member",
+            ErrorCode::UnknownTarget => "unknown_target",
+            ErrorCode::TargetActive => "target_active",
+            ErrorCode::CannotKickSelf => "cannot_kick_self",
+            ErrorCode::InvalidHandoff => "invalid_handoff",
+            ErrorCode::TurnMismatch => "turn_mismatch",
+            ErrorCode::StaleLease => "stale_lease",
+            ErrorCode::TakeoverNotAvailable => "takeover_not_available",
+            ErrorCode::TakeoverIneligible => "takeover_ineligible",
+            ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::MessageTooLarge => "message_too_large",
+            ErrorCode::InvalidDeliveryHint => "invalid_delivery_hint",
+            ErrorCode::UnknownRecipient => "unknown_recipient",
+            ErrorCode::AmbiguousRecipient => "ambiguous_recipient",
+            ErrorCode::AgentIdRequired => "agent_id_required",
+            ErrorCode::InvalidEventTypeFilter => "invalid_event_type_filter",
+            ErrorCode::RoomClosed => "room_closed",
+            ErrorCode::InvalidTurnId => "invalid_turn_id",
+            ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::NoActiveLease => "no_active_lease",
+            ErrorCode::GuardianFailed => "guardian_failed",
+            ErrorCode::InstructionsTooLarge => "instructions_too_large",
             ErrorCode::DatabaseBusy => "database_busy",
             ErrorCode::IncompatibleDatabase => "incompatible_database",
             ErrorCode::RemoteFilesystem => "remote_filesystem",
             ErrorCode::HostLockConflict => "host_lock_conflict",
+            ErrorCode::CommitmentNotFound => "commitment_not_found",
+            ErrorCode::CommitmentNotOpen => "commitment_not_open",
+            ErrorCode::NotCommitmentOwner => "not_commitment_owner",
         }
     }
 

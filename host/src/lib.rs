@@ -10,8 +10,16 @@ pub mod clock;
 pub mod commands;
 pub mod env;
 pub mod error;
+pub mod identity;
+pub mod instructions;
+pub mod liveness;
 pub mod paths;
 pub mod policy;
+pub mod service;
+pub mod sessions;
 pub mod settings;
+pub mod store;
+pub mod wake;
+pub mod workspace;
 
 pub use error::{ErrorCode, TtError};

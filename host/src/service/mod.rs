@@ -1,0 +1,1 @@
+//! The protocol operations (protocol.md §10–§18), one transaction each.
