@@ -10,6 +10,8 @@ pub mod clock;
 pub mod commands;
 pub mod env;
 pub mod error;
+pub mod fscheck;
+pub mod git;
 pub mod identity;
 pub mod instructions;
 pub mod liveness;

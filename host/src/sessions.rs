@@ -1,14 +1,41 @@
 //! The CLI side file `cli-sessions.json` (cli.md §3): per-(agent, room) lease, guardian
-//! and event cursor. The database stays authoritative.
+//! and event cursor. The database stays authoritative: a lost or stale row never grants
+//! anything (protocol.md §20.6).
 //!
-//! STUB: the signatures below are the contract the commands code against.
+//! Reading is lock-free and robust (cli.md §3.6). Writing is a locked read-modify-write
+//! ([`SessionFile::update`], cli.md §3.5) whose closure should use the row helpers below
+//! ([`join_refresh`], [`record_lease`], [`record_cursor`], [`clear_lease`], [`remove_row`],
+//! [`remove_room_rows`]) instead of editing rows by hand; [`find_for_path`] is the path
+//! lookup of cli.md §3.4.
 
-use crate::clock::Clock;
+use crate::clock::{Clock, iso8601};
 use crate::error::TtError;
+use serde_json::{Map, Value};
 use std::collections::HashSet;
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The side file's name inside the data directory.
+pub const FILE_NAME: &str = "cli-sessions.json";
+
+/// How long a writer retries the lock directory before `storage_error` (cli.md §3.5).
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The back-off between lock attempts (cli.md §3.5).
+pub const LOCK_RETRY: Duration = Duration::from_millis(10);
+
+/// A lock directory whose modification time is more than this old is stale and is
+/// removed (cli.md §3.5).
+pub const LOCK_STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// One row (cli.md §3.2).
+///
+/// JSON: `{agent_id, room_id, canonical_path, workspace_root, lease_id?, turn_id?,
+/// guardian_pid?, guardian_process_started_at?, event_cursor_seq?, updated_at}`; the
+/// optional fields are omitted when `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionRow {
     /// Key part.
@@ -33,30 +60,666 @@ pub struct SessionRow {
     pub updated_at: String,
 }
 
+impl SessionRow {
+    /// Whether the row records a usable lease: both `lease_id` and `turn_id` are present
+    /// (what `release`, `pass`, `assign` and `heartbeat` need, cli.md §3.4).
+    pub fn has_lease(&self) -> bool {
+        self.lease_id.is_some() && self.turn_id.is_some()
+    }
+
+    /// The recorded guardian as `(pid, process_started_at_s)`, when both are present.
+    pub fn guardian(&self) -> Option<(i64, i64)> {
+        Some((self.guardian_pid?, self.guardian_process_started_at?))
+    }
+
+    /// Whether this row is the one for `(agent_id, room_id)`.
+    pub fn is(&self, agent_id: &str, room_id: &str) -> bool {
+        self.agent_id == agent_id && self.room_id == room_id
+    }
+
+    /// Parse one array element robustly (cli.md §3.6): `None` when it is not an object
+    /// or `agent_id`, `room_id` or `canonical_path` is missing or not a string. An optional
+    /// field of the wrong type is dropped; the lease pair (`lease_id`, `turn_id`) and the
+    /// guardian pair (`guardian_pid`, `guardian_process_started_at`) are dropped together
+    /// when either member has the wrong type. A missing or non-string `workspace_root`
+    /// becomes `canonical_path`; a missing or non-string `updated_at` becomes `""` (older
+    /// than every timestamp).
+    pub fn from_json(value: &Value) -> Option<SessionRow> {
+        let obj = value.as_object()?;
+        let string = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+        let agent_id = string("agent_id")?;
+        let room_id = string("room_id")?;
+        let canonical_path = string("canonical_path")?;
+        // `Some(None)` = wrong type; `None` = absent or null; `Some(Some(v))` = valid.
+        let opt_str = |k: &str| match obj.get(k) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_str().map(str::to_string)),
+        };
+        let opt_int = |k: &str| match obj.get(k) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_i64()),
+        };
+        let (lease_id, turn_id) = pair(opt_str("lease_id"), opt_int("turn_id"));
+        let (guardian_pid, guardian_process_started_at) =
+            pair(opt_int("guardian_pid"), opt_int("guardian_process_started_at"));
+        Some(SessionRow {
+            workspace_root: string("workspace_root").unwrap_or_else(|| canonical_path.clone()),
+            agent_id,
+            room_id,
+            canonical_path,
+            lease_id,
+            turn_id,
+            guardian_pid,
+            guardian_process_started_at,
+            event_cursor_seq: opt_int("event_cursor_seq").flatten(),
+            updated_at: string("updated_at").unwrap_or_default(),
+        })
+    }
+
+    /// The row as a JSON object, fields in cli.md §3.2 order, `None` fields omitted.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("agent_id".into(), Value::from(self.agent_id.clone()));
+        m.insert("room_id".into(), Value::from(self.room_id.clone()));
+        m.insert("canonical_path".into(), Value::from(self.canonical_path.clone()));
+        m.insert("workspace_root".into(), Value::from(self.workspace_root.clone()));
+        if let Some(v) = &self.lease_id {
+            m.insert("lease_id".into(), Value::from(v.clone()));
+        }
+        let ints = [
+            ("turn_id", self.turn_id),
+            ("guardian_pid", self.guardian_pid),
+            ("guardian_process_started_at", self.guardian_process_started_at),
+            ("event_cursor_seq", self.event_cursor_seq),
+        ];
+        for (k, v) in ints {
+            if let Some(v) = v {
+                m.insert(k.into(), Value::from(v));
+            }
+        }
+        m.insert("updated_at".into(), Value::from(self.updated_at.clone()));
+        Value::Object(m)
+    }
+}
+
+/// Two optional fields that only make sense together: a wrong-typed member drops both.
+fn pair<A, B>(a: Option<Option<A>>, b: Option<Option<B>>) -> (Option<A>, Option<B>) {
+    match (a, b) {
+        (Some(None), _) | (_, Some(None)) => (None, None),
+        (a, b) => (a.flatten(), b.flatten()),
+    }
+}
+
 /// The side file of one data directory.
 #[derive(Clone, Debug)]
 pub struct SessionFile {
     path: PathBuf,
     clock: Clock,
+    lock_timeout: Duration,
 }
 
 impl SessionFile {
     /// `<data_dir>/cli-sessions.json`.
     pub fn new(data_dir: &Path, clock: Clock) -> Self {
-        SessionFile { path: data_dir.join("cli-sessions.json"), clock }
+        SessionFile { path: data_dir.join(FILE_NAME), clock, lock_timeout: LOCK_TIMEOUT }
+    }
+
+    /// The side file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `now()` as the ISO-8601 string stored in `updated_at` (protocol.md §3.1), for the
+    /// `now_iso` argument of the row helpers.
+    pub fn now_iso(&self) -> String {
+        iso8601(self.clock.now_ms())
     }
 
     /// Every row (robust read, cli.md §3.6). No lock.
+    ///
+    /// A missing or unreadable file reads as no rows. An unparsable file (not JSON, or
+    /// not an array) is renamed to `cli-sessions.json.corrupt-<epoch ms>` and reads as no
+    /// rows. Invalid rows are dropped or repaired per [`SessionRow::from_json`];
+    /// duplicate `(agent_id, room_id)` rows collapse to the newest `updated_at`.
     pub fn read(&self) -> Vec<SessionRow> {
-        let _ = (&self.path, &self.clock);
-        Vec::new()
+        self.read_rows().unwrap_or_default()
     }
 
     /// Locked read-modify-write (cli.md §3.5); rows whose room is not in `live_rooms`
     /// are dropped. `f` edits the rows. Errors: `storage_error`.
-    pub fn update(&self, _live_rooms: &HashSet<String>, f: impl FnOnce(&mut Vec<SessionRow>)) -> Result<(), TtError> {
-        let mut rows = self.read();
-        f(&mut rows);
+    pub fn update(&self, live_rooms: &HashSet<String>, f: impl FnOnce(&mut Vec<SessionRow>)) -> Result<(), TtError> {
+        self.update_with(live_rooms, f)
+    }
+
+    /// [`SessionFile::update`] returning what `f` returns.
+    ///
+    /// Takes the lock directory `cli-sessions.json.lock` (retry every 10 ms for up to
+    /// 5 s; a lock older than 30 s by its modification time is removed as stale), reads
+    /// the rows, drops those whose `room_id` is not in `live_rooms`, applies `f`, keeps
+    /// one row per `(agent_id, room_id)` (the last one `f` left), and writes
+    /// `.cli-sessions.json.<pid>.<random>.tmp` (mode 0600, fsync) renamed over the file.
+    /// The lock is removed on every path out, errors included. The data directory is
+    /// created (mode 0700) if missing.
+    ///
+    /// Errors: `storage_error` on lock timeout or any file-system failure (the file is
+    /// then unchanged).
+    pub fn update_with<T>(
+        &self,
+        live_rooms: &HashSet<String>,
+        f: impl FnOnce(&mut Vec<SessionRow>) -> T,
+    ) -> Result<T, TtError> {
+        let dir = self.dir();
+        crate::paths::ensure_private_dir(dir).map_err(|e| storage("cannot create the data directory", dir, &e))?;
+        let _lock = self.lock()?;
+        let mut rows = self.read_rows().map_err(|e| storage("cannot read the session file", &self.path, &e))?;
+        rows.retain(|r| live_rooms.contains(&r.room_id));
+        let out = f(&mut rows);
+        dedup_keep_last(&mut rows);
+        self.write(&rows)?;
+        Ok(out)
+    }
+
+    fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
+    }
+
+    /// The read of [`SessionFile::read`], surfacing I/O errors other than "missing".
+    fn read_rows(&self) -> std::io::Result<Vec<SessionRow>> {
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&bytes) else {
+            self.quarantine();
+            return Ok(Vec::new());
+        };
+        let mut rows: Vec<SessionRow> = Vec::new();
+        for row in items.iter().filter_map(SessionRow::from_json) {
+            match rows.iter_mut().find(|r| r.is(&row.agent_id, &row.room_id)) {
+                Some(existing) if existing.updated_at <= row.updated_at => *existing = row,
+                Some(_) => {}
+                None => rows.push(row),
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Rename an unparsable file aside (cli.md §3.6). Best effort: a concurrent reader
+    /// may have moved it already.
+    fn quarantine(&self) {
+        let mut aside = self.path.clone().into_os_string();
+        aside.push(format!(".corrupt-{}", self.clock.now_ms()));
+        let _ = fs::rename(&self.path, PathBuf::from(aside));
+    }
+
+    fn lock(&self) -> Result<LockGuard, TtError> {
+        let lock = self.lock_path();
+        let started = Instant::now();
+        loop {
+            match fs::DirBuilder::new().mode(0o700).create(&lock) {
+                Ok(()) => return Ok(LockGuard(lock)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    if lock_is_stale(&lock) {
+                        let _ = fs::remove_dir(&lock);
+                        continue;
+                    }
+                }
+                Err(e) => return Err(storage("cannot create the session lock", &lock, &e)),
+            }
+            if started.elapsed() >= self.lock_timeout {
+                return Err(TtError::storage(format!(
+                    "timed out after {} ms waiting for the session lock `{}`",
+                    self.lock_timeout.as_millis(),
+                    lock.display()
+                ))
+                .with("path", lock.display().to_string())
+                .hint("if no other tt process is running, remove the lock directory"));
+            }
+            std::thread::sleep(LOCK_RETRY);
+        }
+    }
+
+    fn write(&self, rows: &[SessionRow]) -> Result<(), TtError> {
+        let value = Value::Array(rows.iter().map(SessionRow::to_json).collect());
+        let mut bytes = serde_json::to_vec_pretty(&value)
+            .map_err(|e| TtError::storage(format!("cannot encode the session file: {e}")))?;
+        bytes.push(b'\n');
+        let tmp = self.dir().join(format!(".{FILE_NAME}.{}.{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple()));
+        let result = write_synced(&tmp, &bytes).and_then(|()| fs::rename(&tmp, &self.path));
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(storage("cannot write the session file", &self.path, &e));
+        }
+        // Make the rename durable; failure here loses nothing already acknowledged.
+        if let Ok(d) = fs::File::open(self.dir()) {
+            let _ = d.sync_all();
+        }
         Ok(())
+    }
+}
+
+/// Create `path` exclusively with mode 0600, write `bytes`, fsync.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Whether the lock directory's modification time is more than 30 s in the past (by the
+/// system wall clock, which is what the file system stamps; not the protocol clock).
+fn lock_is_stale(lock: &Path) -> bool {
+    fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age > LOCK_STALE_AFTER)
+}
+
+fn storage(what: &str, path: &Path, e: &std::io::Error) -> TtError {
+    TtError::storage(format!("{what} `{}`: {e}", path.display())).with("path", path.display().to_string())
+}
+
+/// Removes the lock directory when dropped (success, error or unwind).
+struct LockGuard(PathBuf);
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+/// Keep the last row for each `(agent_id, room_id)`, in their original order.
+fn dedup_keep_last(rows: &mut Vec<SessionRow>) {
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut kept: Vec<SessionRow> = Vec::with_capacity(rows.len());
+    for row in rows.drain(..).rev() {
+        if seen.insert((row.agent_id.clone(), row.room_id.clone())) {
+            kept.push(row);
+        }
+    }
+    kept.reverse();
+    *rows = kept;
+}
+
+/// The row for `(agent_id, room_id)`, if any.
+pub fn find<'a>(rows: &'a [SessionRow], agent_id: &str, room_id: &str) -> Option<&'a SessionRow> {
+    rows.iter().find(|r| r.is(agent_id, room_id))
+}
+
+fn find_mut<'a>(rows: &'a mut [SessionRow], agent_id: &str, room_id: &str) -> Option<&'a mut SessionRow> {
+    rows.iter_mut().find(|r| r.is(agent_id, room_id))
+}
+
+/// "join refresh" (cli.md §3.3; `join` and the implicit join of `wait`, `try`, `take`):
+/// upsert the row for `(agent_id, room_id)` with `canonical_path`, `workspace_root` and
+/// `updated_at = now_iso`, keeping lease, guardian and cursor. `seed_cursor` (an explicit
+/// `join`'s `cursor_event_seq`, protocol.md §17.5) is stored only when the row has no
+/// cursor yet; pass `None` from implicit joins.
+pub fn join_refresh(
+    rows: &mut Vec<SessionRow>,
+    agent_id: &str,
+    room_id: &str,
+    canonical_path: &str,
+    workspace_root: &str,
+    seed_cursor: Option<i64>,
+    now_iso: &str,
+) {
+    let row = match find_mut(rows, agent_id, room_id) {
+        Some(row) => row,
+        None => {
+            rows.push(SessionRow { agent_id: agent_id.into(), room_id: room_id.into(), ..SessionRow::default() });
+            match rows.last_mut() {
+                Some(row) => row,
+                None => return,
+            }
+        }
+    };
+    row.canonical_path = canonical_path.into();
+    row.workspace_root = workspace_root.into();
+    if row.event_cursor_seq.is_none() {
+        row.event_cursor_seq = seed_cursor;
+    }
+    row.updated_at = now_iso.into();
+}
+
+/// "record lease" (cli.md §3.3; `wait`/`try`/`take` after `your_turn`, guardian repair):
+/// set `lease_id`, `turn_id` and the guardian `(pid, process_started_at_s)`; `guardian:
+/// None` (spawning failed) removes any recorded guardian. Returns `false`, changing
+/// nothing, when there is no row for `(agent_id, room_id)`: call [`join_refresh`] first in
+/// the same [`SessionFile::update`].
+pub fn record_lease(
+    rows: &mut [SessionRow],
+    agent_id: &str,
+    room_id: &str,
+    lease_id: &str,
+    turn_id: i64,
+    guardian: Option<(i64, i64)>,
+    now_iso: &str,
+) -> bool {
+    let Some(row) = find_mut(rows, agent_id, room_id) else { return false };
+    row.lease_id = Some(lease_id.into());
+    row.turn_id = Some(turn_id);
+    row.guardian_pid = guardian.map(|g| g.0);
+    row.guardian_process_started_at = guardian.map(|g| g.1);
+    row.updated_at = now_iso.into();
+    true
+}
+
+/// "record cursor" (cli.md §3.3, protocol.md §17.5): `event_cursor_seq =
+/// max(stored, cursor)`; the cursor only moves forward. `updated_at` changes only when the
+/// cursor does. Returns whether a row for `(agent_id, room_id)` exists.
+pub fn record_cursor(rows: &mut [SessionRow], agent_id: &str, room_id: &str, cursor: i64, now_iso: &str) -> bool {
+    let Some(row) = find_mut(rows, agent_id, room_id) else { return false };
+    if row.event_cursor_seq.is_none_or(|stored| cursor > stored) {
+        row.event_cursor_seq = Some(cursor);
+        row.updated_at = now_iso.into();
+    }
+    true
+}
+
+/// "clear lease" (cli.md §3.3): remove `lease_id`, `turn_id`, `guardian_pid` and
+/// `guardian_process_started_at` (the caller stops the guardian first, protocol.md
+/// §16.4). Returns whether a row for `(agent_id, room_id)` exists.
+pub fn clear_lease(rows: &mut [SessionRow], agent_id: &str, room_id: &str, now_iso: &str) -> bool {
+    let Some(row) = find_mut(rows, agent_id, room_id) else { return false };
+    row.lease_id = None;
+    row.turn_id = None;
+    row.guardian_pid = None;
+    row.guardian_process_started_at = None;
+    row.updated_at = now_iso.into();
+    true
+}
+
+/// "remove row" (cli.md §3.3, `leave`): delete the row for `(agent_id, room_id)`.
+/// Returns whether one was removed. When `leave` deleted the room, use
+/// [`remove_room_rows`] instead.
+pub fn remove_row(rows: &mut Vec<SessionRow>, agent_id: &str, room_id: &str) -> bool {
+    let before = rows.len();
+    rows.retain(|r| !r.is(agent_id, room_id));
+    rows.len() != before
+}
+
+/// "remove room rows" (cli.md §3.3; `kick` or `leave` that deleted the room): delete
+/// every row for `room_id`. Returns how many were removed.
+pub fn remove_room_rows(rows: &mut Vec<SessionRow>, room_id: &str) -> usize {
+    let before = rows.len();
+    rows.retain(|r| r.room_id != room_id);
+    before - rows.len()
+}
+
+/// Lookup for a path (cli.md §3.4, protocol.md §9.6): among `agent_id`'s rows whose
+/// `canonical_path` is one of `ancestor_paths` (deepest first, as
+/// [`crate::workspace::ancestor_paths`] returns them) and whose room still exists
+/// (`room_exists(room_id)`), the deepest wins; ties go to the newest `updated_at`.
+/// Whether the row must hold a lease is the caller's check ([`SessionRow::has_lease`]).
+pub fn find_for_path(
+    rows: &[SessionRow],
+    agent_id: &str,
+    ancestor_paths: &[PathBuf],
+    room_exists: impl Fn(&str) -> bool,
+) -> Option<SessionRow> {
+    let mut best: Option<(usize, &SessionRow)> = None;
+    for row in rows.iter().filter(|r| r.agent_id == agent_id) {
+        let Some(depth) = ancestor_paths.iter().position(|a| a.as_path() == Path::new(&row.canonical_path)) else {
+            continue;
+        };
+        if !room_exists(&row.room_id) {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((d, b)) => depth < d || (depth == d && row.updated_at > b.updated_at),
+        };
+        if better {
+            best = Some((depth, row));
+        }
+    }
+    best.map(|(_, r)| r.clone())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use serde_json::json;
+    use std::os::unix::fs::PermissionsExt;
+
+    const T1: &str = "2026-04-22T12:00:00.000Z";
+    const T2: &str = "2026-04-22T12:00:01.000Z";
+
+    fn file() -> (tempfile::TempDir, SessionFile) {
+        let t = tempfile::tempdir().unwrap();
+        let f = SessionFile::new(t.path(), Clock::from_origin(1_776_859_200_000));
+        (t, f)
+    }
+
+    fn live(ids: &[&str]) -> HashSet<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn missing_file_is_empty() {
+        let (_t, f) = file();
+        assert!(f.read().is_empty());
+    }
+
+    #[test]
+    fn corrupt_file_is_renamed_and_empty() {
+        for bad in ["{not json", "{\"a\": 1}", ""] {
+            let (t, f) = file();
+            fs::write(f.path(), bad).unwrap();
+            assert!(f.read().is_empty());
+            assert!(!f.path().exists());
+            let names: Vec<String> = fs::read_dir(t.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names.len(), 1, "{names:?}");
+            assert!(names[0].starts_with("cli-sessions.json.corrupt-17768592"), "{names:?}");
+        }
+    }
+
+    #[test]
+    fn robust_rows() {
+        let (_t, f) = file();
+        let doc = json!([
+            {"agent_id": "a", "room_id": "r1", "canonical_path": "/p", "workspace_root": "/p",
+             "lease_id": "L", "turn_id": 3, "guardian_pid": 10, "guardian_process_started_at": "yesterday",
+             "event_cursor_seq": 7, "updated_at": T1},
+            {"agent_id": "a", "room_id": "r2", "canonical_path": "/q", "workspace_root": "/q",
+             "lease_id": 5, "turn_id": 3, "event_cursor_seq": "x", "updated_at": T1, "extra": true},
+            {"agent_id": 1, "room_id": "r3", "canonical_path": "/x", "workspace_root": "/x", "updated_at": T1},
+            {"agent_id": "a", "canonical_path": "/x", "workspace_root": "/x", "updated_at": T1},
+            {"agent_id": "a", "room_id": "r4", "canonical_path": null, "updated_at": T1},
+            "not an object",
+            {"agent_id": "b", "room_id": "r1", "canonical_path": "/p", "turn_id": 1.5, "lease_id": null}
+        ]);
+        fs::write(f.path(), doc.to_string()).unwrap();
+        let rows = f.read();
+        assert_eq!(rows.len(), 3);
+        // Textual guardian_process_started_at removes both guardian fields, nothing else.
+        assert_eq!(
+            rows[0],
+            SessionRow {
+                agent_id: "a".into(),
+                room_id: "r1".into(),
+                canonical_path: "/p".into(),
+                workspace_root: "/p".into(),
+                lease_id: Some("L".into()),
+                turn_id: Some(3),
+                guardian_pid: None,
+                guardian_process_started_at: None,
+                event_cursor_seq: Some(7),
+                updated_at: T1.into(),
+            }
+        );
+        // Wrong-typed lease_id removes the lease pair; wrong-typed cursor is removed.
+        assert_eq!((rows[1].lease_id.clone(), rows[1].turn_id, rows[1].event_cursor_seq), (None, None, None));
+        assert!(!rows[1].has_lease());
+        // Missing workspace_root falls back to canonical_path; missing updated_at is "".
+        assert_eq!(rows[2].workspace_root, "/p");
+        assert_eq!(rows[2].updated_at, "");
+        assert_eq!(rows[2].turn_id, None);
+    }
+
+    #[test]
+    fn round_trip_omits_none_fields() {
+        let (_t, f) = file();
+        f.update(&live(&["r1"]), |rows| {
+            join_refresh(rows, "a", "r1", "/p", "/p", Some(4), T1);
+        })
+        .unwrap();
+        let text = fs::read_to_string(f.path()).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v,
+            json!([{"agent_id": "a", "room_id": "r1", "canonical_path": "/p", "workspace_root": "/p",
+                    "event_cursor_seq": 4, "updated_at": T1}])
+        );
+        let mode = fs::metadata(f.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // No lock or temp file is left behind.
+        let names: Vec<String> = fs::read_dir(f.path().parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec![FILE_NAME.to_string()]);
+        // now_iso follows the injected clock.
+        assert!(f.now_iso().starts_with("2026-04-22T12:00:"));
+    }
+
+    #[test]
+    fn update_drops_dead_rooms_and_keeps_one_row_per_key() {
+        let (_t, f) = file();
+        f.update(&live(&["r1", "r2"]), |rows| {
+            join_refresh(rows, "a", "r1", "/p", "/p", None, T1);
+            join_refresh(rows, "a", "r2", "/q", "/q", None, T1);
+            rows.push(SessionRow {
+                agent_id: "a".into(),
+                room_id: "r1".into(),
+                ..find(rows, "a", "r1").unwrap().clone()
+            });
+        })
+        .unwrap();
+        assert_eq!(f.read().len(), 2);
+        f.update(&live(&["r2"]), |_| {}).unwrap();
+        let rows = f.read();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].room_id, "r2");
+    }
+
+    #[test]
+    fn row_operations() {
+        let mut rows = Vec::new();
+        join_refresh(&mut rows, "a", "r", "/p", "/p", Some(5), T1);
+        join_refresh(&mut rows, "a", "r", "/p2", "/root", Some(9), T2);
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].canonical_path.as_str(), rows[0].workspace_root.as_str()), ("/p2", "/root"));
+        assert_eq!(rows[0].event_cursor_seq, Some(5), "join seeds only an empty cursor");
+
+        assert!(!record_lease(&mut rows, "b", "r", "L", 1, None, T1));
+        assert!(record_lease(&mut rows, "a", "r", "L", 4, Some((100, 1_700_000_000)), T2));
+        assert!(rows[0].has_lease());
+        assert_eq!(rows[0].guardian(), Some((100, 1_700_000_000)));
+        // A later join refresh keeps lease, guardian and cursor.
+        join_refresh(&mut rows, "a", "r", "/p2", "/root", None, T2);
+        assert_eq!(rows[0].lease_id.as_deref(), Some("L"));
+        assert_eq!(rows[0].guardian_pid, Some(100));
+        // Recording without a guardian removes the old one.
+        record_lease(&mut rows, "a", "r", "L2", 5, None, T2);
+        assert_eq!((rows[0].turn_id, rows[0].guardian()), (Some(5), None));
+
+        // The cursor only moves forward.
+        assert!(record_cursor(&mut rows, "a", "r", 3, T1));
+        assert_eq!(rows[0].event_cursor_seq, Some(5));
+        assert_eq!(rows[0].updated_at, T2, "no change, no timestamp");
+        record_cursor(&mut rows, "a", "r", 12, T1);
+        assert_eq!(rows[0].event_cursor_seq, Some(12));
+
+        assert!(clear_lease(&mut rows, "a", "r", T2));
+        assert!(!rows[0].has_lease());
+        assert_eq!(rows[0].guardian(), None);
+        assert_eq!(rows[0].event_cursor_seq, Some(12));
+
+        join_refresh(&mut rows, "b", "r", "/p", "/p", None, T1);
+        join_refresh(&mut rows, "b", "s", "/s", "/s", None, T1);
+        assert!(remove_row(&mut rows, "a", "r"));
+        assert!(!remove_row(&mut rows, "a", "r"));
+        assert_eq!(remove_room_rows(&mut rows, "r"), 1);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].room_id, "s");
+    }
+
+    #[test]
+    fn lookup_for_path() {
+        let mut rows = Vec::new();
+        join_refresh(&mut rows, "a", "top", "/w", "/w", None, T2);
+        join_refresh(&mut rows, "a", "sub", "/w/sub", "/w", None, T1);
+        join_refresh(&mut rows, "a", "gone", "/w/sub/deep", "/w", None, T2);
+        join_refresh(&mut rows, "b", "other", "/w/sub/deep", "/w", None, T2);
+        let anc: Vec<PathBuf> = ["/w/sub/deep/x", "/w/sub/deep", "/w/sub", "/w"].iter().map(PathBuf::from).collect();
+        let exists = |r: &str| r != "gone";
+        // Deepest existing room of this agent wins; b's row is not a's.
+        assert_eq!(find_for_path(&rows, "a", &anc, exists).unwrap().room_id, "sub");
+        assert_eq!(find_for_path(&rows, "a", &anc[3..], exists).unwrap().room_id, "top");
+        assert!(find_for_path(&rows, "c", &anc, exists).is_none());
+        // Same depth: the newest updated_at wins.
+        join_refresh(&mut rows, "a", "sub2", "/w/sub", "/w", None, T2);
+        assert_eq!(find_for_path(&rows, "a", &anc, exists).unwrap().room_id, "sub2");
+    }
+
+    #[test]
+    fn stale_lock_is_removed_and_fresh_lock_times_out() {
+        let (_t, mut f) = file();
+        let lock = f.lock_path();
+        fs::create_dir(&lock).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(60);
+        fs::File::open(&lock).unwrap().set_times(fs::FileTimes::new().set_modified(old)).unwrap();
+        f.update(&live(&["r"]), |rows| join_refresh(rows, "a", "r", "/p", "/p", None, T1)).unwrap();
+        assert!(!lock.exists());
+        assert_eq!(f.read().len(), 1);
+
+        fs::create_dir(&lock).unwrap();
+        f.lock_timeout = Duration::from_millis(50);
+        let err = f.update(&live(&["r"]), |rows| rows.clear()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::StorageError);
+        assert!(lock.exists(), "someone else's lock is not removed");
+        assert_eq!(f.read().len(), 1, "nothing was written");
+    }
+
+    #[test]
+    fn concurrent_updates_lose_no_row() {
+        let (_t, f) = file();
+        let threads = 8;
+        let per_thread = 15;
+        let all: HashSet<String> = (0..threads).map(|t| format!("room-{t}")).collect();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let f = f.clone();
+                let all = &all;
+                s.spawn(move || {
+                    for i in 0..per_thread {
+                        let room = format!("room-{t}");
+                        let agent = format!("agent-{i}");
+                        f.update(all, |rows| join_refresh(rows, &agent, &room, "/p", "/p", Some(i), T1)).unwrap();
+                        f.update(all, |rows| {
+                            record_cursor(rows, &agent, &room, i + 100, T2);
+                        })
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let rows = f.read();
+        assert_eq!(rows.len(), (threads as usize) * (per_thread as usize));
+        assert!(rows.iter().all(|r| r.event_cursor_seq.unwrap() >= 100));
     }
 }

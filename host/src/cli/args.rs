@@ -1,9 +1,11 @@
-//! The clap definitions of `tt`'s command line (cli.md §2). Help is rendered by
+//! The clap definitions of `tt`'s command line (cli.md §2, §4). Help is rendered by
 //! [`super::help`], not by clap, so that it stays side-effect free and in the format of
 //! cli.md §2.6. Boolean flags count their occurrences: repeating one is allowed
-//! (cli.md §2.3 rule 7), giving it a value is not.
+//! (cli.md §2.3 rule 7), giving it a value is not. Integer and duration options are
+//! taken as text and validated by [`super::parse`] so that the messages are exactly
+//! those of cli.md §2.3.
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 /// The whole command line.
 #[derive(Debug, Parser)]
@@ -26,10 +28,10 @@ pub struct Cli {
     #[arg(long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
     /// Identity override.
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(long, global = true, value_name = "ID", allow_hyphen_values = true)]
     pub agent: Option<String>,
     /// Policy module to use (repeatable; first module implementing a slot wins).
-    #[arg(long, global = true, value_name = "PATH", action = ArgAction::Append)]
+    #[arg(long, global = true, value_name = "PATH", action = ArgAction::Append, allow_hyphen_values = true)]
     pub policy: Vec<String>,
     /// Print the version.
     #[arg(long, action = ArgAction::Count)]
@@ -39,9 +41,141 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Boolean flag helper: counted so repeats are allowed.
+macro_rules! flag {
+    () => {
+        ArgAction::Count
+    };
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show the caller's identity.
+    Whoami {
+        /// Add source, session kind and detail lines.
+        #[arg(long, action = flag!())]
+        explain: u8,
+    },
+    /// List rooms.
+    List {
+        /// Restrict to rooms at this path's ancestors.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// No 200-room cap.
+        #[arg(long, action = flag!())]
+        all: u8,
+    },
+    /// Join (or create) the room for a path.
+    Join {
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// Create a nested room at this path.
+        #[arg(long = "force-new", action = flag!())]
+        force_new: u8,
+    },
+    /// Leave the room.
+    Leave {
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+    },
+    /// Remove another member.
+    Kick {
+        /// The member to remove (exact agent id).
+        #[arg(allow_hyphen_values = true)]
+        agent_id: String,
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// Why.
+        #[arg(long, allow_hyphen_values = true)]
+        reason: Option<String>,
+        /// Kick even an active member.
+        #[arg(long, action = flag!())]
+        force: u8,
+    },
+    /// Wait for the turn and for events.
+    Wait(WaitOpts),
+    /// One non-blocking wait attempt.
+    Try(TryOpts),
+    /// Take the stick over.
+    #[command(alias = "takeover")]
+    Take {
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// Why (required for harness callers).
+        #[arg(long, allow_hyphen_values = true)]
+        reason: Option<String>,
+        /// An operator asked for it.
+        #[arg(long = "operator-requested", action = flag!())]
+        operator_requested: u8,
+        /// Override eligibility.
+        #[arg(long, action = flag!())]
+        force: u8,
+    },
+    /// Renew the lease by hand.
+    Heartbeat {
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// Lease id (with --turn-id).
+        #[arg(long = "lease-id", allow_hyphen_values = true)]
+        lease_id: Option<String>,
+        /// Turn id (with --lease-id).
+        #[arg(long = "turn-id", allow_hyphen_values = true)]
+        turn_id: Option<String>,
+    },
+    /// End the turn with a handoff.
+    Release(HandoffOpts),
+    /// End the turn (or pass to `<agent:id>`).
+    Pass(HandoffOpts),
+    /// Pass the stick to a member.
+    Assign(AssignOpts),
+    /// One-screen room summary.
+    #[command(alias = "status")]
+    Health {
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// Every member.
+        #[arg(long, action = flag!())]
+        all: u8,
+    },
+    /// Room and member details.
+    State {
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// Every member.
+        #[arg(long, action = flag!())]
+        all: u8,
+    },
+    /// Read or stream events.
+    Events(EventsOpts),
+    /// Messages.
+    Msg {
+        /// The subcommand.
+        #[command(subcommand)]
+        command: MsgCommand,
+    },
+    /// Durable notes.
+    Notes {
+        /// The subcommand.
+        #[command(subcommand)]
+        command: NotesCommand,
+    },
+    /// Collaboration instructions.
+    Instructions {
+        /// The subcommand.
+        #[command(subcommand)]
+        command: InstructionsCommand,
+    },
+    /// Internal: the lease guardian.
+    #[command(hide = true)]
+    Guard(GuardOpts),
     /// Inspect, test, compile and select policy modules.
     #[command(
         about = "Inspect, test, compile and select the WebAssembly policy modules that make tt's judgment calls.",
@@ -52,6 +186,297 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+}
+
+/// `tt wait` options (cli.md §4.6).
+#[derive(Debug, Args)]
+pub struct WaitOpts {
+    /// The workspace path.
+    #[arg(allow_hyphen_values = true)]
+    pub path: Option<String>,
+    /// Duration.
+    #[arg(long, allow_hyphen_values = true)]
+    pub timeout: Option<String>,
+    /// Never auto-claim.
+    #[arg(long, action = flag!())]
+    pub park: u8,
+    /// Accepted, ignored.
+    #[arg(long, action = flag!())]
+    pub claim: u8,
+    /// Accepted, ignored.
+    #[arg(long, action = flag!())]
+    pub events: u8,
+    /// Start cursor.
+    #[arg(long, allow_hyphen_values = true)]
+    pub after: Option<String>,
+    /// Only `self`.
+    #[arg(long, allow_hyphen_values = true)]
+    pub target: Option<String>,
+}
+
+/// `tt try` options (cli.md §4.7).
+#[derive(Debug, Args)]
+pub struct TryOpts {
+    /// The workspace path.
+    #[arg(allow_hyphen_values = true)]
+    pub path: Option<String>,
+    /// Never auto-claim.
+    #[arg(long, action = flag!())]
+    pub park: u8,
+    /// Accepted, ignored.
+    #[arg(long, action = flag!())]
+    pub claim: u8,
+    /// Accepted, ignored.
+    #[arg(long, action = flag!())]
+    pub events: u8,
+    /// Start cursor.
+    #[arg(long, allow_hyphen_values = true)]
+    pub after: Option<String>,
+}
+
+/// `tt release` / `tt pass` options (cli.md §4.10–§4.11).
+#[derive(Debug, Args)]
+pub struct HandoffOpts {
+    /// Positionals: `[path]` (pass: `[agent:id] [path]`).
+    #[arg(allow_hyphen_values = true)]
+    pub positionals: Vec<String>,
+    /// Handoff status.
+    #[arg(long, allow_hyphen_values = true)]
+    pub status: Option<String>,
+    /// Handoff next action.
+    #[arg(long = "next-action", allow_hyphen_values = true)]
+    pub next_action: Option<String>,
+    /// Read a JSON handoff object from stdin.
+    #[arg(long, action = flag!())]
+    pub stdin: u8,
+    /// Not accepted: the path is positional.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    pub path: Option<String>,
+}
+
+/// `tt assign` options (cli.md §4.11).
+#[derive(Debug, Args)]
+pub struct AssignOpts {
+    /// `<target|next>`.
+    #[arg(allow_hyphen_values = true)]
+    pub target: String,
+    /// The workspace path.
+    #[arg(allow_hyphen_values = true)]
+    pub path: Option<String>,
+    /// Handoff status.
+    #[arg(long, allow_hyphen_values = true)]
+    pub status: Option<String>,
+    /// Handoff next action.
+    #[arg(long = "next-action", allow_hyphen_values = true)]
+    pub next_action: Option<String>,
+    /// Read a JSON handoff object from stdin.
+    #[arg(long, action = flag!())]
+    pub stdin: u8,
+    /// Accepted; no effect in v1.
+    #[arg(long = "operator-requested", action = flag!())]
+    pub operator_requested: u8,
+    /// Not accepted: the path is positional.
+    #[arg(long = "path", id = "path_flag", hide = true, allow_hyphen_values = true)]
+    pub path_flag: Option<String>,
+}
+
+/// `tt events` options (cli.md §4.14).
+#[derive(Debug, Args)]
+pub struct EventsOpts {
+    /// The workspace path.
+    #[arg(allow_hyphen_values = true)]
+    pub path: Option<String>,
+    /// No horizon.
+    #[arg(long, action = flag!())]
+    pub all: u8,
+    /// Events after this seq.
+    #[arg(long, allow_hyphen_values = true)]
+    pub after: Option<String>,
+    /// Page size.
+    #[arg(long, allow_hyphen_values = true)]
+    pub limit: Option<String>,
+    /// One long-poll.
+    #[arg(long, action = flag!())]
+    pub wait: u8,
+    /// Stream until a signal.
+    #[arg(long, action = flag!())]
+    pub follow: u8,
+    /// Event types, comma separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub event: Option<String>,
+    /// `self`, `any` or an agent id.
+    #[arg(long, allow_hyphen_values = true)]
+    pub target: Option<String>,
+    /// Sender.
+    #[arg(long, allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// Stream duration.
+    #[arg(long, allow_hyphen_values = true)]
+    pub timeout: Option<String>,
+}
+
+/// `tt msg …`.
+#[derive(Debug, Subcommand)]
+pub enum MsgCommand {
+    /// Send a message.
+    Send {
+        /// `<recipient|room> <body…>`.
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        words: Vec<String>,
+        /// Delivery hint `interrupt`.
+        #[arg(long, action = flag!())]
+        interrupt: u8,
+        /// Body from stdin.
+        #[arg(long, action = flag!())]
+        stdin: u8,
+        /// Broadcast.
+        #[arg(long, action = flag!())]
+        room: u8,
+        /// The room path.
+        #[arg(long, allow_hyphen_values = true)]
+        path: Option<String>,
+    },
+    /// Read or stream messages.
+    Recv {
+        /// One long-poll.
+        #[arg(long, action = flag!())]
+        wait: u8,
+        /// Stream until a signal.
+        #[arg(long, action = flag!())]
+        follow: u8,
+        /// Sender.
+        #[arg(long, allow_hyphen_values = true)]
+        from: Option<String>,
+        /// After this seq.
+        #[arg(long, allow_hyphen_values = true)]
+        after: Option<String>,
+        /// Page size.
+        #[arg(long, allow_hyphen_values = true)]
+        limit: Option<String>,
+        /// No horizon.
+        #[arg(long, action = flag!())]
+        all: u8,
+        /// `self`, `any` or an agent id.
+        #[arg(long, allow_hyphen_values = true)]
+        target: Option<String>,
+        /// Stream duration.
+        #[arg(long, allow_hyphen_values = true)]
+        timeout: Option<String>,
+        /// The room path.
+        #[arg(long, allow_hyphen_values = true)]
+        path: Option<String>,
+    },
+}
+
+/// `tt notes …`.
+#[derive(Debug, Subcommand)]
+pub enum NotesCommand {
+    /// Add a note.
+    Add {
+        /// The body.
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        words: Vec<String>,
+        /// Turn it belongs to.
+        #[arg(long, allow_hyphen_values = true)]
+        turn: Option<String>,
+        /// Body from stdin.
+        #[arg(long, action = flag!())]
+        stdin: u8,
+        /// The room path.
+        #[arg(long, allow_hyphen_values = true)]
+        path: Option<String>,
+    },
+    /// List notes.
+    List {
+        /// Include resolved notes, no horizon.
+        #[arg(long, action = flag!())]
+        all: u8,
+        /// After this note id.
+        #[arg(long, allow_hyphen_values = true)]
+        after: Option<String>,
+        /// Page size.
+        #[arg(long, allow_hyphen_values = true)]
+        limit: Option<String>,
+        /// The room path.
+        #[arg(long, allow_hyphen_values = true)]
+        path: Option<String>,
+    },
+}
+
+/// `tt instructions …`.
+#[derive(Debug, Subcommand)]
+pub enum InstructionsCommand {
+    /// Print the instructions.
+    Show {
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// Harness section.
+        #[arg(long, allow_hyphen_values = true)]
+        harness: Option<String>,
+        /// Layer.
+        #[arg(long, allow_hyphen_values = true)]
+        scope: Option<String>,
+    },
+    /// Edit a layer.
+    Edit {
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// The user layer.
+        #[arg(long, action = flag!())]
+        user: u8,
+        /// The project layer.
+        #[arg(long, action = flag!())]
+        project: u8,
+    },
+    /// Delete a layer.
+    Reset {
+        /// The workspace path.
+        #[arg(allow_hyphen_values = true)]
+        path: Option<String>,
+        /// The user layer.
+        #[arg(long, action = flag!())]
+        user: u8,
+        /// The project layer.
+        #[arg(long, action = flag!())]
+        project: u8,
+    },
+}
+
+/// `tt guard` (internal, cli.md §4.19); `--agent` is the global option.
+#[derive(Debug, Args)]
+pub struct GuardOpts {
+    /// The room's path.
+    #[arg(long = "context-path", allow_hyphen_values = true)]
+    pub context_path: String,
+    /// The room.
+    #[arg(long = "room-id", allow_hyphen_values = true)]
+    pub room_id: String,
+    /// The lease.
+    #[arg(long = "lease-id", allow_hyphen_values = true)]
+    pub lease_id: String,
+    /// The turn.
+    #[arg(long = "turn-id", allow_hyphen_values = true)]
+    pub turn_id: String,
+    /// Harness name.
+    #[arg(long = "harness-name", allow_hyphen_values = true)]
+    pub harness_name: Option<String>,
+    /// Harness session id.
+    #[arg(long = "harness-session-id", allow_hyphen_values = true)]
+    pub harness_session_id: Option<String>,
+    /// Harness host id.
+    #[arg(long = "harness-host-id", allow_hyphen_values = true)]
+    pub harness_host_id: Option<String>,
+    /// Harness boot id.
+    #[arg(long = "harness-boot-id", allow_hyphen_values = true)]
+    pub harness_boot_id: Option<String>,
+    /// Harness pid.
+    #[arg(long = "harness-pid", allow_hyphen_values = true)]
+    pub harness_pid: Option<String>,
+    /// Harness start time (s).
+    #[arg(long = "harness-process-started-at", allow_hyphen_values = true)]
+    pub harness_process_started_at: Option<String>,
 }
 
 /// `tt policy …` (policy-core.md §5).

@@ -27,6 +27,7 @@ fn options_block(title: &str, rows: &[(String, String)]) -> String {
 /// One (name, description) row per subcommand of `cmd`.
 fn subcommand_rows(cmd: &clap::Command) -> Vec<(String, String)> {
     cmd.get_subcommands()
+        .filter(|s| !s.is_hide_set())
         .map(|s| (s.get_name().to_string(), s.get_about().map(|a| a.to_string()).unwrap_or_default()))
         .collect()
 }

@@ -5,6 +5,9 @@ mod args;
 mod help;
 mod render;
 
+mod dispatch;
+mod parse;
+
 use args::{Cli, Command, PolicyCommand};
 use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -73,6 +76,9 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
             Err(e) => report_error(&e, fallback_mode),
         };
     }
+    if let Err(e) = parse::prescan(&args) {
+        return report_error(&e, fallback_mode);
+    }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return report_error(&clap_error(&e, &words), fallback_mode),
@@ -101,6 +107,7 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
     };
     let outcome = match command {
         Command::Policy { command } => run_policy(&ctx, command, mode, cli.verbose > 0),
+        other => Ok(dispatch::run(&ctx, other, cli.agent.as_deref(), mode, cli.verbose > 0)),
     };
     match outcome {
         Ok(code) => code,
@@ -176,7 +183,7 @@ fn run_policy(ctx: &Context, command: PolicyCommand, mode: Mode, verbose: bool) 
 }
 
 /// Print a result: pretty JSON (2-space indent) or the text rendering.
-fn output<T: serde::Serialize>(mode: Mode, value: &T, text: impl FnOnce() -> String) -> i32 {
+pub(crate) fn output<T: serde::Serialize>(mode: Mode, value: &T, text: impl FnOnce() -> String) -> i32 {
     match mode {
         Mode::Json => match serde_json::to_string_pretty(value) {
             Ok(s) => print_stdout(&format!("{s}\n")),
@@ -187,7 +194,7 @@ fn output<T: serde::Serialize>(mode: Mode, value: &T, text: impl FnOnce() -> Str
 }
 
 /// Write to stdout; a closed pipe ends the command with exit 0 (cli.md §2.9).
-fn print_stdout(text: &str) -> i32 {
+pub(crate) fn print_stdout(text: &str) -> i32 {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => 0,
@@ -196,7 +203,7 @@ fn print_stdout(text: &str) -> i32 {
     }
 }
 
-fn print_warnings(lines: &[String]) {
+pub(crate) fn print_warnings(lines: &[String]) {
     let mut err = std::io::stderr().lock();
     for line in lines {
         let _ignored = writeln!(err, "{line}");
@@ -204,7 +211,7 @@ fn print_warnings(lines: &[String]) {
 }
 
 /// Print an error on stderr (JSON line or `Error:`/`hint:` text) and return its exit code.
-fn report_error(e: &TtError, mode: Mode) -> i32 {
+pub(crate) fn report_error(e: &TtError, mode: Mode) -> i32 {
     let mut err = std::io::stderr().lock();
     let _ignored = match mode {
         Mode::Json => writeln!(err, "{}", e.to_json()),

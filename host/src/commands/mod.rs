@@ -1,13 +1,34 @@
 //! One library function per command. Each takes a resolved [`Context`] and returns a
 //! serialisable result or a [`TtError`](crate::TtError); the binary renders it.
 
+pub mod guard;
 pub mod policy;
+pub mod room;
+pub mod turn;
 
 use crate::clock::Clock;
 use crate::env::Env;
-use crate::policy::{Limits, PolicyConfig, select_modules};
+use crate::error::TtError;
+use crate::identity::Identity;
+use crate::liveness::{Liveness, Machine};
+use crate::policy::{Limits, Policies, PolicyConfig, select_modules};
+use crate::service::{Caller, Service};
+use crate::sessions::SessionFile;
 use crate::settings::Settings;
+use serde_json::Value;
 use std::path::PathBuf;
+
+/// What a command produced: the JSON result, its text rendering, warning lines for
+/// stderr (printed before the result).
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// The JSON object (cli.md §4).
+    pub json: Value,
+    /// The text rendering.
+    pub text: String,
+    /// Plain warning lines for stderr.
+    pub warnings: Vec<String>,
+}
 
 /// What every command gets from the CLI: resolved paths, settings, clock and hooks.
 #[derive(Clone, Debug)]
@@ -27,6 +48,42 @@ pub struct Context {
 }
 
 impl Context {
+    /// `$HOME`, if set.
+    pub fn home(&self) -> Option<PathBuf> {
+        self.env.non_blank("HOME").map(PathBuf::from)
+    }
+
+    /// The liveness service of this process (`TT_HOST_ID`, `TT_BOOT_ID`,
+    /// `TT_LIVENESS_FILE`, `liveness_cache_ms`). Errors: `invalid_settings`.
+    pub fn liveness(&self) -> Result<Liveness, TtError> {
+        Liveness::new(
+            Machine::detect(&self.env),
+            self.env.non_blank("TT_LIVENESS_FILE").map(PathBuf::from),
+            self.settings.liveness_cache_ms,
+        )
+    }
+
+    /// Open the service: refuse remote file systems (protocol.md §4.1.4), open and
+    /// migrate the database, prepare the policy slots (loaded lazily).
+    pub fn service(&self, liveness: Liveness) -> Result<Service, TtError> {
+        crate::fscheck::check_local(&self.data_dir, &self.env)?;
+        let store = crate::store::Store::open(&self.data_dir, self.settings.busy_timeout_ms)?;
+        Ok(Service {
+            store,
+            settings: self.settings.clone(),
+            clock: self.clock.clone(),
+            liveness,
+            policies: Policies::new(self.policy_config()),
+            data_dir: self.data_dir.clone(),
+            home: self.home(),
+        })
+    }
+
+    /// The side file `cli-sessions.json`.
+    pub fn sessions(&self) -> SessionFile {
+        SessionFile::new(&self.data_dir, self.clock.clone())
+    }
+
     /// `<data_dir>/settings.toml`.
     pub fn settings_path(&self) -> PathBuf {
         self.data_dir.join("settings.toml")
@@ -64,4 +121,9 @@ impl Context {
             clock: self.clock.clone(),
         }
     }
+}
+
+/// The caller of an operation, from the identity of this invocation.
+pub fn caller(identity: &Identity) -> Caller {
+    Caller { agent_id: identity.agent_id.clone(), metadata: identity.metadata.clone() }
 }

@@ -184,6 +184,12 @@ impl Policies {
         &self.faults
     }
 
+    /// Load every module now (engine, embedded default, configured modules), so that a
+    /// later decision inside a write transaction does no slow work (protocol.md §20.5).
+    pub fn preload(&mut self) {
+        let _ = self.loaded();
+    }
+
     fn loaded(&mut self) -> &mut Loaded {
         if self.loaded.is_none() {
             let loaded = self.load_all();

@@ -1,1 +1,883 @@
 //! The protocol database (protocol.md §20): the only module that touches rusqlite.
+//!
+//! [`Store::write`] runs one `BEGIN IMMEDIATE … COMMIT` transaction (the write lock is
+//! taken up front, so `busy_timeout` applies and there is no lock upgrade); any error
+//! rolls everything back, presence touches included (§20.4). [`Store::read`] runs one
+//! deferred read transaction, so a projection is internally consistent. Inside either,
+//! the service works through [`Tx`], whose methods are protocol-level row operations
+//! (rooms, members, events, notes), never SQL.
+
+pub mod schema;
+
+use crate::error::{ErrorCode, TtError};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The database file name inside the data directory.
+pub const DB_FILE: &str = "rooms.sqlite";
+
+/// A stored room state (protocol.md §5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredState {
+    /// No owner, no reservation (maybe a pending handoff).
+    Idle,
+    /// An owner holds a lease.
+    Owned,
+    /// Reserved for one member until a grant or a takeover.
+    Reserved,
+    /// Closed by a direct database write; nothing can be granted.
+    Closed,
+}
+
+impl StoredState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoredState::Idle => "idle",
+            StoredState::Owned => "owned",
+            StoredState::Reserved => "reserved",
+            StoredState::Closed => "closed",
+        }
+    }
+
+    fn parse(s: &str) -> StoredState {
+        match s {
+            "owned" => StoredState::Owned,
+            "reserved" => StoredState::Reserved,
+            "closed" => StoredState::Closed,
+            _ => StoredState::Idle,
+        }
+    }
+}
+
+/// A `path_rooms` row (protocol.md §20.3). Times are epoch milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Room {
+    /// Random UUID.
+    pub room_id: String,
+    /// The room's directory.
+    pub canonical_path: String,
+    /// Informational: ordinal of the last grantee or target.
+    pub sequence_index: i64,
+    /// The stick holder.
+    pub owner: Option<String>,
+    /// The reserved recipient.
+    pub reserved_for: Option<String>,
+    /// The pending handoff (a `release` or `pass` event).
+    pub pending_handoff_event_seq: Option<i64>,
+    /// The turn (ownership epoch); 0 = never granted.
+    pub turn_id: i64,
+    /// The owner's lease (fencing token with `turn_id`).
+    pub lease_id: Option<String>,
+    /// Lease expiry (ms).
+    pub lease_expires_at: Option<i64>,
+    /// Reservation expiry (ms).
+    pub claim_expires_at: Option<i64>,
+    /// Stored state.
+    pub state: StoredState,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// A `room_members` row (protocol.md §20.3). `*_at` in ms except the two process start
+/// times (seconds).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Member {
+    /// The room.
+    pub room_id: String,
+    /// The member.
+    pub agent_id: String,
+    /// Join order, never reused within a room.
+    pub ordinal: i64,
+    /// Join time (ms).
+    pub joined_at: i64,
+    /// Presence (ms).
+    pub last_seen_at: i64,
+    /// Last wait poll or join (ms).
+    pub last_wait_at: Option<i64>,
+    /// `human_cli`, `harness_cli` or `human_guardian`.
+    pub session_kind: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Row process host.
+    pub host_id: Option<String>,
+    /// Row process boot id.
+    pub boot_id: Option<String>,
+    /// Row process pid.
+    pub pid: Option<i64>,
+    /// Row process start time (s).
+    pub process_started_at: Option<i64>,
+    /// Harness name.
+    pub harness_name: Option<String>,
+    /// Harness session id.
+    pub harness_session_id: Option<String>,
+    /// Harness root host.
+    pub harness_host_id: Option<String>,
+    /// Harness root boot id.
+    pub harness_boot_id: Option<String>,
+    /// Harness root pid.
+    pub harness_pid: Option<i64>,
+    /// Harness root start time (s).
+    pub harness_process_started_at: Option<i64>,
+    /// The pending handoff this member was last hinted about in park mode (§13).
+    pub last_park_hint_event_seq: Option<i64>,
+}
+
+/// A `room_events` row (protocol.md §17.2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Global, strictly increasing, never reused.
+    pub event_seq: i64,
+    /// Random UUID.
+    pub event_id: String,
+    /// The room.
+    pub room_id: String,
+    /// The turn (old turn for release/pass, new turn for claim/takeover).
+    pub turn_id: i64,
+    /// One of the known event types (§17.1).
+    pub event_type: String,
+    /// From.
+    pub from_agent_id: Option<String>,
+    /// To.
+    pub to_agent_id: Option<String>,
+    /// The handoff object, verbatim.
+    pub handoff: Option<Value>,
+    /// Reason text.
+    pub reason: Option<String>,
+    /// Payload (`message_sent`, `commitments_inherited`).
+    pub payload: Option<Value>,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// An event to append; the store assigns `event_seq` and `event_id`.
+#[derive(Clone, Debug)]
+pub struct NewEvent<'a> {
+    /// The room.
+    pub room_id: &'a str,
+    /// The turn.
+    pub turn_id: i64,
+    /// The type.
+    pub event_type: &'a str,
+    /// From.
+    pub from: Option<&'a str>,
+    /// To.
+    pub to: Option<&'a str>,
+    /// The handoff.
+    pub handoff: Option<&'a Value>,
+    /// Reason.
+    pub reason: Option<&'a str>,
+    /// Payload.
+    pub payload: Option<&'a Value>,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// A `notes` row (protocol.md §18.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// Random UUID.
+    pub note_id: String,
+    /// The room.
+    pub room_id: String,
+    /// The turn it belongs to; None = room-scoped.
+    pub turn_id: Option<i64>,
+    /// Author.
+    pub author_agent_id: String,
+    /// Body (trimmed).
+    pub body: String,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Resolution time (ms); v1 never resolves.
+    pub resolved_at: Option<i64>,
+    /// Resolver.
+    pub resolved_by_agent_id: Option<String>,
+}
+
+/// The visibility filter of an event query (protocol.md §17.3).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    /// No target filter (audit).
+    #[default]
+    Any,
+    /// The `self` filter for this agent.
+    SelfOf(String),
+    /// Strictly `to_agent_id = <agent>`.
+    Agent(String),
+}
+
+/// An event query (protocol.md §17.3, §17.7).
+#[derive(Clone, Debug)]
+pub struct EventFilter {
+    /// The room.
+    pub room_id: String,
+    /// Only events with `event_seq > after`.
+    pub after: i64,
+    /// Only these types (None = all).
+    pub types: Option<Vec<String>>,
+    /// Only from this agent.
+    pub from: Option<String>,
+    /// Visibility.
+    pub target: Target,
+    /// Wait-only suppression for the `self` agent: `Some(owned_turn)` where
+    /// `owned_turn` is the room's turn if that agent currently owns a stored-`owned`
+    /// room (its claim of that turn stays visible), else None.
+    pub wait_suppression: Option<Option<i64>>,
+    /// Only events created at or after this time (ms), for the horizon view.
+    pub since_created_at: Option<i64>,
+}
+
+impl EventFilter {
+    /// Every event of a room after `after`.
+    pub fn room(room_id: &str, after: i64) -> Self {
+        EventFilter {
+            room_id: room_id.to_string(),
+            after,
+            types: None,
+            from: None,
+            target: Target::Any,
+            wait_suppression: None,
+            since_created_at: None,
+        }
+    }
+
+    fn where_clause(&self) -> (String, Vec<SqlValue>) {
+        let mut sql = String::from("room_id = ? AND event_seq > ?");
+        let mut args = vec![SqlValue::Text(self.room_id.clone()), SqlValue::Integer(self.after)];
+        if let Some(types) = &self.types {
+            sql.push_str(" AND event_type IN (");
+            sql.push_str(&vec!["?"; types.len()].join(","));
+            sql.push(')');
+            args.extend(types.iter().map(|t| SqlValue::Text(t.clone())));
+        }
+        if let Some(from) = &self.from {
+            sql.push_str(" AND from_agent_id = ?");
+            args.push(SqlValue::Text(from.clone()));
+        }
+        if let Some(since) = self.since_created_at {
+            sql.push_str(" AND created_at >= ?");
+            args.push(SqlValue::Integer(since));
+        }
+        match &self.target {
+            Target::Any => {}
+            Target::Agent(a) => {
+                sql.push_str(" AND to_agent_id = ?");
+                args.push(SqlValue::Text(a.clone()));
+            }
+            Target::SelfOf(x) => {
+                sql.push_str(
+                    " AND ((event_type = 'message_sent' AND (to_agent_id = ? OR (to_agent_id IS NULL AND from_agent_id IS NOT ?)))
+                      OR (event_type IN ('join','leave') AND from_agent_id IS NOT ?)
+                      OR (event_type NOT IN ('message_sent','join','leave') AND (to_agent_id = ? OR from_agent_id = ?)))",
+                );
+                for _ in 0..5 {
+                    args.push(SqlValue::Text(x.clone()));
+                }
+                if let Some(owned_turn) = self.wait_suppression {
+                    sql.push_str(
+                        " AND NOT (event_type IN ('release','pass') AND from_agent_id = ?)
+                          AND NOT (event_type = 'claim' AND to_agent_id = ? AND turn_id IS NOT ?)",
+                    );
+                    args.push(SqlValue::Text(x.clone()));
+                    args.push(SqlValue::Text(x.clone()));
+                    args.push(owned_turn.map(SqlValue::Integer).unwrap_or(SqlValue::Null));
+                }
+            }
+        }
+        (sql, args)
+    }
+}
+
+/// The database of one data directory.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn sql_error(e: &rusqlite::Error) -> TtError {
+    if let rusqlite::Error::SqliteFailure(err, _) = e
+        && matches!(err.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    {
+        return TtError::new(ErrorCode::DatabaseBusy, "the database is busy; another tt holds the write lock")
+            .with("retryable", true)
+            .hint("retry the command");
+    }
+    TtError::storage(format!("database error: {e}"))
+}
+
+impl From<rusqlite::Error> for TtError {
+    fn from(e: rusqlite::Error) -> Self {
+        sql_error(&e)
+    }
+}
+
+impl Store {
+    /// `<data_dir>/rooms.sqlite`.
+    pub fn path_in(data_dir: &Path) -> PathBuf {
+        data_dir.join(DB_FILE)
+    }
+
+    /// Open (creating the data dir 0700 and the file 0600 if needed), set the pragmas of
+    /// protocol.md §20.1, check the application id and run pending migrations (§20.2).
+    ///
+    /// Errors: `incompatible_database` for a foreign non-empty database (nothing is
+    /// modified), `database_busy`, `storage_error`.
+    pub fn open(data_dir: &Path, busy_timeout_ms: u64) -> Result<Store, TtError> {
+        crate::paths::ensure_private_dir(data_dir)
+            .map_err(|e| TtError::storage(format!("cannot create the data directory `{}`: {e}", data_dir.display())))?;
+        let path = Self::path_in(data_dir);
+        let existed = path.exists();
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| TtError::storage(format!("cannot open `{}`: {e}", path.display())))?;
+        if !existed {
+            let _ignored = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        let mut store = Store { conn, path };
+        store.configure(busy_timeout_ms)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Open an existing database without creating anything; None when the data dir or
+    /// the file does not exist (the guardian never creates them, §16.3).
+    pub fn open_existing(data_dir: &Path, busy_timeout_ms: u64) -> Result<Option<Store>, TtError> {
+        if !Self::path_in(data_dir).is_file() {
+            return Ok(None);
+        }
+        Self::open(data_dir, busy_timeout_ms).map(Some)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&mut self, busy_timeout_ms: u64) -> Result<(), TtError> {
+        self.conn.busy_timeout(Duration::from_millis(busy_timeout_ms))?;
+        let _ignored = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).ok();
+        let mode: String = self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(TtError::storage(format!("cannot switch `{}` to WAL mode (got {mode})", self.path.display())));
+        }
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    fn incompatible(&self) -> TtError {
+        TtError::new(
+            ErrorCode::IncompatibleDatabase,
+            format!(
+                "rooms.sqlite at {} was not created by this tt; move it aside or set TT_DATA_DIR.",
+                self.path.display()
+            ),
+        )
+        .with("path", self.path.display().to_string())
+    }
+
+    fn application_id(&self) -> Result<i64, TtError> {
+        Ok(self.conn.pragma_query_value(None, "application_id", |r| r.get(0))?)
+    }
+
+    fn has_tables(conn: &Connection) -> Result<bool, TtError> {
+        let n: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        Ok(n > 0)
+    }
+
+    fn applied(conn: &Connection) -> Result<HashSet<i64>, TtError> {
+        let exists: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'", [], |r| r.get(0))?;
+        if exists == 0 {
+            return Ok(HashSet::new());
+        }
+        let mut stmt = conn.prepare("SELECT id FROM schema_migrations")?;
+        let ids = stmt.query_map([], |r| r.get::<_, i64>(0))?.collect::<Result<HashSet<_>, _>>()?;
+        Ok(ids)
+    }
+
+    fn migrate(&mut self) -> Result<(), TtError> {
+        let id = self.application_id()?;
+        if id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&self.conn)?) {
+            return Err(self.incompatible());
+        }
+        if id == schema::APPLICATION_ID
+            && Self::applied(&self.conn)?.len() >= schema::MIGRATIONS.len()
+            && schema::MIGRATIONS.iter().all(|m| m.id <= schema::MIGRATIONS.len() as i64)
+        {
+            return Ok(());
+        }
+        for m in schema::MIGRATIONS {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Re-check under the write lock: a concurrent opener may have done it.
+            let id: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
+            if id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&tx)?) {
+                drop(tx);
+                return Err(self.incompatible());
+            }
+            if Self::applied(&tx)?.contains(&m.id) {
+                tx.commit()?;
+                continue;
+            }
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+            )?;
+            tx.execute_batch(m.sql)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                .unwrap_or(0);
+            tx.execute(
+                "INSERT INTO schema_migrations (id, name, applied_at) VALUES (?1, ?2, ?3)",
+                params![m.id, m.name, now],
+            )?;
+            tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Run `f` in one `BEGIN IMMEDIATE … COMMIT` transaction; any error rolls back
+    /// everything (protocol.md §20.4). Errors: `database_busy` when the write lock is not
+    /// obtained within `busy_timeout_ms`, `storage_error`, or whatever `f` returns.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, TtError>) -> Result<T, TtError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&Tx { tx: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Run `f` in one deferred (read) transaction, so a projection is internally
+    /// consistent. Writing through `Tx` inside it is a logic error the caller avoids.
+    pub fn read<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, TtError>) -> Result<T, TtError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&Tx { tx: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Protocol-level row operations inside one transaction.
+pub struct Tx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+const ROOM_COLS: &str = "room_id, canonical_path, sequence_index, owner, reserved_for, pending_handoff_event_seq, \
+     turn_id, lease_id, lease_expires_at, claim_expires_at, state, created_at, updated_at";
+const MEMBER_COLS: &str = "room_id, agent_id, ordinal, joined_at, last_seen_at, last_wait_at, session_kind, \
+     display_name, host_id, boot_id, pid, process_started_at, harness_name, harness_session_id, harness_host_id, \
+     harness_boot_id, harness_pid, harness_process_started_at, last_park_hint_event_seq";
+const EVENT_COLS: &str = "event_seq, event_id, room_id, turn_id, event_type, from_agent_id, to_agent_id, \
+     handoff_json, reason, payload_json, created_at";
+const NOTE_COLS: &str =
+    "note_id, room_id, turn_id, author_agent_id, body, created_at, resolved_at, resolved_by_agent_id";
+
+fn room_from(r: &Row<'_>) -> rusqlite::Result<Room> {
+    Ok(Room {
+        room_id: r.get(0)?,
+        canonical_path: r.get(1)?,
+        sequence_index: r.get(2)?,
+        owner: r.get(3)?,
+        reserved_for: r.get(4)?,
+        pending_handoff_event_seq: r.get(5)?,
+        turn_id: r.get(6)?,
+        lease_id: r.get(7)?,
+        lease_expires_at: r.get(8)?,
+        claim_expires_at: r.get(9)?,
+        state: StoredState::parse(&r.get::<_, String>(10)?),
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    })
+}
+
+fn member_from(r: &Row<'_>) -> rusqlite::Result<Member> {
+    Ok(Member {
+        room_id: r.get(0)?,
+        agent_id: r.get(1)?,
+        ordinal: r.get(2)?,
+        joined_at: r.get(3)?,
+        last_seen_at: r.get(4)?,
+        last_wait_at: r.get(5)?,
+        session_kind: r.get(6)?,
+        display_name: r.get(7)?,
+        host_id: r.get(8)?,
+        boot_id: r.get(9)?,
+        pid: r.get(10)?,
+        process_started_at: r.get(11)?,
+        harness_name: r.get(12)?,
+        harness_session_id: r.get(13)?,
+        harness_host_id: r.get(14)?,
+        harness_boot_id: r.get(15)?,
+        harness_pid: r.get(16)?,
+        harness_process_started_at: r.get(17)?,
+        last_park_hint_event_seq: r.get(18)?,
+    })
+}
+
+fn json_col(text: Option<String>) -> Option<Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn event_from(r: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        event_seq: r.get(0)?,
+        event_id: r.get(1)?,
+        room_id: r.get(2)?,
+        turn_id: r.get(3)?,
+        event_type: r.get(4)?,
+        from_agent_id: r.get(5)?,
+        to_agent_id: r.get(6)?,
+        handoff: json_col(r.get(7)?),
+        reason: r.get(8)?,
+        payload: json_col(r.get(9)?),
+        created_at: r.get(10)?,
+    })
+}
+
+fn note_from(r: &Row<'_>) -> rusqlite::Result<Note> {
+    Ok(Note {
+        note_id: r.get(0)?,
+        room_id: r.get(1)?,
+        turn_id: r.get(2)?,
+        author_agent_id: r.get(3)?,
+        body: r.get(4)?,
+        created_at: r.get(5)?,
+        resolved_at: r.get(6)?,
+        resolved_by_agent_id: r.get(7)?,
+    })
+}
+
+impl Tx<'_> {
+    // ----- rooms ------------------------------------------------------------------------
+
+    /// The room with this id.
+    pub fn room(&self, room_id: &str) -> Result<Option<Room>, TtError> {
+        let sql = format!("SELECT {ROOM_COLS} FROM path_rooms WHERE room_id = ?1");
+        Ok(self.tx.query_row(&sql, [room_id], room_from).optional()?)
+    }
+
+    /// The room at exactly this path.
+    pub fn room_at(&self, canonical_path: &str) -> Result<Option<Room>, TtError> {
+        let sql = format!("SELECT {ROOM_COLS} FROM path_rooms WHERE canonical_path = ?1");
+        Ok(self.tx.query_row(&sql, [canonical_path], room_from).optional()?)
+    }
+
+    /// Rooms ordered by path; `limit` None = all.
+    pub fn rooms(&self, limit: Option<usize>) -> Result<Vec<Room>, TtError> {
+        let lim = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)).unwrap_or(-1);
+        let sql = format!("SELECT {ROOM_COLS} FROM path_rooms ORDER BY canonical_path LIMIT ?1");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map([lim], room_from)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The number of rooms.
+    pub fn room_count(&self) -> Result<usize, TtError> {
+        let n: i64 = self.tx.query_row("SELECT count(*) FROM path_rooms", [], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// The ids of every existing room.
+    pub fn room_ids(&self) -> Result<HashSet<String>, TtError> {
+        let mut stmt = self.tx.prepare_cached("SELECT room_id FROM path_rooms")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<HashSet<_>, _>>()?;
+        Ok(ids)
+    }
+
+    /// Insert a new room. Errors: `storage_error` (e.g. the path is taken).
+    pub fn insert_room(&self, room: &Room) -> Result<(), TtError> {
+        let sql = format!("INSERT INTO path_rooms ({ROOM_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+        self.tx.execute(
+            &sql,
+            params![
+                room.room_id,
+                room.canonical_path,
+                room.sequence_index,
+                room.owner,
+                room.reserved_for,
+                room.pending_handoff_event_seq,
+                room.turn_id,
+                room.lease_id,
+                room.lease_expires_at,
+                room.claim_expires_at,
+                room.state.as_str(),
+                room.created_at,
+                room.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Write every mutable column of `room`.
+    pub fn update_room(&self, room: &Room) -> Result<(), TtError> {
+        self.tx.execute(
+            "UPDATE path_rooms SET sequence_index=?2, owner=?3, reserved_for=?4, pending_handoff_event_seq=?5, \
+             turn_id=?6, lease_id=?7, lease_expires_at=?8, claim_expires_at=?9, state=?10, updated_at=?11 \
+             WHERE room_id=?1",
+            params![
+                room.room_id,
+                room.sequence_index,
+                room.owner,
+                room.reserved_for,
+                room.pending_handoff_event_seq,
+                room.turn_id,
+                room.lease_id,
+                room.lease_expires_at,
+                room.claim_expires_at,
+                room.state.as_str(),
+                room.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Delete a room with its children, children first (protocol.md §15.4).
+    pub fn delete_room(&self, room_id: &str) -> Result<(), TtError> {
+        for table in schema::ROOM_CHILD_TABLES {
+            let exists: i64 = self.tx.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )?;
+            if exists > 0 {
+                self.tx.execute(&format!("DELETE FROM {table} WHERE room_id = ?1"), [room_id])?;
+            }
+        }
+        self.tx.execute("DELETE FROM path_rooms WHERE room_id = ?1", [room_id])?;
+        Ok(())
+    }
+
+    /// Rooms whose latest activity (max of `updated_at` and every member's
+    /// `joined_at`, `last_seen_at`, `last_wait_at`) is at or before `cutoff` (ms),
+    /// protocol.md §15.2.
+    pub fn purge_candidates(&self, cutoff: i64) -> Result<Vec<String>, TtError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT r.room_id FROM path_rooms r WHERE max(r.updated_at, COALESCE((SELECT max(max(m.joined_at, \
+             m.last_seen_at, COALESCE(m.last_wait_at, 0))) FROM room_members m WHERE m.room_id = r.room_id), 0)) <= ?1",
+        )?;
+        let ids = stmt.query_map([cutoff], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(ids)
+    }
+
+    // ----- members ----------------------------------------------------------------------
+
+    /// The room's members ordered by ordinal.
+    pub fn members(&self, room_id: &str) -> Result<Vec<Member>, TtError> {
+        let sql = format!("SELECT {MEMBER_COLS} FROM room_members WHERE room_id = ?1 ORDER BY ordinal");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map([room_id], member_from)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// One member row.
+    pub fn member(&self, room_id: &str, agent_id: &str) -> Result<Option<Member>, TtError> {
+        let sql = format!("SELECT {MEMBER_COLS} FROM room_members WHERE room_id = ?1 AND agent_id = ?2");
+        Ok(self.tx.query_row(&sql, [room_id, agent_id], member_from).optional()?)
+    }
+
+    /// The next ordinal of a room: 1 + max, 0 for the first member.
+    pub fn next_ordinal(&self, room_id: &str) -> Result<i64, TtError> {
+        let max: Option<i64> =
+            self.tx.query_row("SELECT max(ordinal) FROM room_members WHERE room_id = ?1", [room_id], |r| r.get(0))?;
+        Ok(max.map_or(0, |m| m + 1))
+    }
+
+    /// Insert or replace a member row (every column).
+    pub fn put_member(&self, m: &Member) -> Result<(), TtError> {
+        let sql = format!(
+            "INSERT OR REPLACE INTO room_members ({MEMBER_COLS}, status) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,'active')"
+        );
+        self.tx.execute(
+            &sql,
+            params![
+                m.room_id,
+                m.agent_id,
+                m.ordinal,
+                m.joined_at,
+                m.last_seen_at,
+                m.last_wait_at,
+                m.session_kind,
+                m.display_name,
+                m.host_id,
+                m.boot_id,
+                m.pid,
+                m.process_started_at,
+                m.harness_name,
+                m.harness_session_id,
+                m.harness_host_id,
+                m.harness_boot_id,
+                m.harness_pid,
+                m.harness_process_started_at,
+                m.last_park_hint_event_seq
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Delete one member row.
+    pub fn delete_member(&self, room_id: &str, agent_id: &str) -> Result<(), TtError> {
+        self.tx.execute("DELETE FROM room_members WHERE room_id = ?1 AND agent_id = ?2", [room_id, agent_id])?;
+        Ok(())
+    }
+
+    // ----- events -----------------------------------------------------------------------
+
+    /// Append an event; returns it with its sequence number.
+    pub fn append_event(&self, e: &NewEvent<'_>) -> Result<Event, TtError> {
+        let event_id = uuid::Uuid::new_v4().to_string();
+        let handoff = e.handoff.map(Value::to_string);
+        let payload = e.payload.map(Value::to_string);
+        self.tx.execute(
+            "INSERT INTO room_events (event_id, room_id, turn_id, event_type, from_agent_id, to_agent_id, \
+             handoff_json, reason, payload_json, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+            params![
+                event_id,
+                e.room_id,
+                e.turn_id,
+                e.event_type,
+                e.from,
+                e.to,
+                handoff,
+                e.reason,
+                payload,
+                e.created_at
+            ],
+        )?;
+        Ok(Event {
+            event_seq: self.tx.last_insert_rowid(),
+            event_id,
+            room_id: e.room_id.to_string(),
+            turn_id: e.turn_id,
+            event_type: e.event_type.to_string(),
+            from_agent_id: e.from.map(str::to_string),
+            to_agent_id: e.to.map(str::to_string),
+            handoff: e.handoff.cloned(),
+            reason: e.reason.map(str::to_string),
+            payload: e.payload.cloned(),
+            created_at: e.created_at,
+        })
+    }
+
+    /// One event by sequence number.
+    pub fn event(&self, event_seq: i64) -> Result<Option<Event>, TtError> {
+        let sql = format!("SELECT {EVENT_COLS} FROM room_events WHERE event_seq = ?1");
+        Ok(self.tx.query_row(&sql, [event_seq], event_from).optional()?)
+    }
+
+    /// The room's largest `event_seq`, 0 if none.
+    pub fn max_event_seq(&self, room_id: &str) -> Result<i64, TtError> {
+        let max: Option<i64> =
+            self.tx.query_row("SELECT max(event_seq) FROM room_events WHERE room_id = ?1", [room_id], |r| r.get(0))?;
+        Ok(max.unwrap_or(0))
+    }
+
+    /// The newest event's `created_at` of a room.
+    pub fn newest_event_at(&self, room_id: &str) -> Result<Option<i64>, TtError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT created_at FROM room_events WHERE room_id = ?1 ORDER BY event_seq DESC LIMIT 1",
+                [room_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Events matching `filter`, ascending, at most `limit`.
+    pub fn events_after(&self, filter: &EventFilter, limit: usize) -> Result<Vec<Event>, TtError> {
+        let (clause, mut args) = filter.where_clause();
+        args.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let sql = format!("SELECT {EVENT_COLS} FROM room_events WHERE {clause} ORDER BY event_seq ASC LIMIT ?");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), event_from)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The newest `limit` events matching `filter`, returned oldest first.
+    pub fn events_newest(&self, filter: &EventFilter, limit: usize) -> Result<Vec<Event>, TtError> {
+        let (clause, mut args) = filter.where_clause();
+        args.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let sql = format!("SELECT {EVENT_COLS} FROM room_events WHERE {clause} ORDER BY event_seq DESC LIMIT ?");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query_map(params_from_iter(args), event_from)?.collect::<Result<Vec<_>, _>>()?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// How many events match `filter`.
+    pub fn count_events(&self, filter: &EventFilter) -> Result<usize, TtError> {
+        let (clause, args) = filter.where_clause();
+        let sql = format!("SELECT count(*) FROM room_events WHERE {clause}");
+        let n: i64 = self.tx.query_row(&sql, params_from_iter(args), |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// `last_held_at` per agent: the largest `created_at` of the room's `claim` and
+    /// `takeover` events to that agent (protocol.md §11.1).
+    pub fn last_held(&self, room_id: &str) -> Result<HashMap<String, i64>, TtError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT to_agent_id, max(created_at) FROM room_events WHERE room_id = ?1 \
+             AND event_type IN ('claim','takeover') AND to_agent_id IS NOT NULL GROUP BY to_agent_id",
+        )?;
+        let rows = stmt
+            .query_map([room_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<HashMap<_, _>, _>>()?;
+        Ok(rows)
+    }
+
+    // ----- notes ------------------------------------------------------------------------
+
+    /// Insert a note.
+    pub fn insert_note(&self, n: &Note) -> Result<(), TtError> {
+        let sql = format!("INSERT INTO notes ({NOTE_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
+        self.tx.execute(
+            &sql,
+            params![
+                n.note_id,
+                n.room_id,
+                n.turn_id,
+                n.author_agent_id,
+                n.body,
+                n.created_at,
+                n.resolved_at,
+                n.resolved_by_agent_id
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One note of a room.
+    pub fn note(&self, room_id: &str, note_id: &str) -> Result<Option<Note>, TtError> {
+        let sql = format!("SELECT {NOTE_COLS} FROM notes WHERE room_id = ?1 AND note_id = ?2");
+        Ok(self.tx.query_row(&sql, [room_id, note_id], note_from).optional()?)
+    }
+
+    /// Every note of a room ordered by `(created_at, note_id)`.
+    pub fn notes(&self, room_id: &str) -> Result<Vec<Note>, TtError> {
+        let sql = format!("SELECT {NOTE_COLS} FROM notes WHERE room_id = ?1 ORDER BY created_at, note_id");
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map([room_id], note_from)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The newest note's `created_at` of a room.
+    pub fn newest_note_at(&self, room_id: &str) -> Result<Option<i64>, TtError> {
+        Ok(self.tx.query_row("SELECT max(created_at) FROM notes WHERE room_id = ?1", [room_id], |r| r.get(0))?)
+    }
+}

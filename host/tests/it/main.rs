@@ -8,8 +8,16 @@
     reason = "tests"
 )]
 
+mod contention;
 mod policy_cli;
 mod policy_fixtures;
 mod policy_props;
 mod policy_runtime;
+mod proto;
+mod scenarios_cli;
+mod scenarios_core;
+mod scenarios_events;
+mod scenarios_fairness;
+mod scenarios_identity;
+mod scenarios_liveness;
 mod support;

@@ -1,0 +1,116 @@
+//! The strict option rules of cli.md §2.3 that clap does not enforce by itself: a value
+//! option followed by a `--` token, integer options, durations.
+
+use std::time::Duration;
+use stick::TtError;
+
+/// Boolean flags (cli.md §2.4 plus the companion specs' `hook`, `reset`, and `version`).
+const BOOLEANS: &[&str] = &[
+    "all",
+    "claim",
+    "events",
+    "explain",
+    "follow",
+    "force",
+    "force-new",
+    "help",
+    "interrupt",
+    "json",
+    "operator-requested",
+    "park",
+    "project",
+    "room",
+    "stdin",
+    "text",
+    "user",
+    "verbose",
+    "wait",
+    "hook",
+    "reset",
+    "version",
+];
+
+/// Rule 3: a value option whose next token is missing or begins with `--` is a usage
+/// error "Option --<name> requires a value." (checked before clap, which would accept
+/// `--reason --force` as a value with hyphen values allowed).
+pub fn prescan(args: &[String]) -> Result<(), TtError> {
+    let mut iter = args.iter().take_while(|a| *a != "--").peekable();
+    while let Some(a) = iter.next() {
+        let Some(name) = a.strip_prefix("--") else { continue };
+        if name.is_empty() || name.contains('=') || BOOLEANS.contains(&name) {
+            continue;
+        }
+        match iter.peek() {
+            Some(next) if !next.starts_with("--") => {
+                iter.next();
+            }
+            Some(next) if *next == "--" => return Err(TtError::usage(format!("Option --{name} requires a value."))),
+            _ => return Err(TtError::usage(format!("Option --{name} requires a value."))),
+        }
+    }
+    Ok(())
+}
+
+/// Rule 4: `^\d+$` that fits in i64, else "--<name> must be an integer.".
+pub fn integer(name: &str, value: Option<&str>) -> Result<Option<i64>, TtError> {
+    let Some(v) = value else { return Ok(None) };
+    let ok = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    match ok.then(|| v.parse::<i64>().ok()).flatten() {
+        Some(n) => Ok(Some(n)),
+        None => Err(TtError::usage(format!("--{name} must be an integer."))),
+    }
+}
+
+/// Rule 5: a bare integer is seconds; otherwise `^(\d+)(ms|s|m|h)$`.
+pub fn duration(value: Option<&str>) -> Result<Option<Duration>, TtError> {
+    let Some(v) = value else { return Ok(None) };
+    let bad = || TtError::usage("--timeout must be a duration such as 30, 500ms, 30s, 5m or 1h.");
+    let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let unit = v.get(digits.len()..).unwrap_or_default();
+    let ms = match unit {
+        "" | "s" => n.checked_mul(1000),
+        "ms" => Some(n),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => None,
+    };
+    ms.map(Duration::from_millis).map(Some).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn value_options_never_swallow_flags() {
+        assert!(prescan(&v(&["take", "--reason", "--force"])).is_err());
+        assert!(prescan(&v(&["take", "--reason"])).is_err());
+        assert!(prescan(&v(&["take", "--reason", "x", "--force"])).is_ok());
+        assert!(prescan(&v(&["join", "--json", "/repo"])).is_ok());
+        assert!(prescan(&v(&["msg", "send", "room", "--", "--reason"])).is_ok());
+        assert!(prescan(&v(&["notes", "add", "x", "--turn", "-1"])).is_ok());
+    }
+
+    #[test]
+    fn integers_and_durations_are_strict() {
+        assert_eq!(integer("after", Some("12")).ok().flatten(), Some(12));
+        for bad in ["100ms", "-1", "", "1.5", "99999999999999999999"] {
+            assert!(integer("after", Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(duration(Some("30")).ok().flatten(), Some(Duration::from_secs(30)));
+        assert_eq!(duration(Some("500ms")).ok().flatten(), Some(Duration::from_millis(500)));
+        assert_eq!(duration(Some("5m")).ok().flatten(), Some(Duration::from_secs(300)));
+        assert_eq!(duration(Some("1h")).ok().flatten(), Some(Duration::from_secs(3600)));
+        for bad in ["5x", "", "m", "-1", "1.5s"] {
+            assert!(duration(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,689 @@
+//! The turn commands (cli.md §4.6–§4.11): `wait`, `try`, `take`, `heartbeat`, `release`,
+//! `pass`, `assign`, with the session file (cli.md §3), the event cursor (protocol.md
+//! §17.5) and the guardian lifecycle (§16).
+
+use super::room::{self, elide_events, event_line, lookup_room, relative};
+use super::{Context, Outcome, caller};
+use crate::error::{ErrorCode, TtError};
+use crate::identity::{HarnessArgs, Identity};
+use crate::liveness::{ProcessRef, Verdict};
+use crate::service::turn::{GrantReason, Mode, PollResult, PollState};
+use crate::service::{Caller, Service};
+use crate::sessions::{self, SessionRow};
+use crate::store::{Event, EventFilter, Target};
+use serde_json::{Map, Value, json};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Hint on a `your_turn` with a guardian (cli.md §2.8).
+pub const HINT_YOUR_TURN: &str =
+    "You hold the stick: work, then release or pass before stopping (`tt release --status … --next-action …`).";
+/// Hint on a `not_yet` with events (cli.md §2.8, exact).
+pub const HINT_EVENTS: &str = "Wait exited: process events; if work remains, start one successor.";
+/// Hint after a release, pass or assign (cli.md §2.8).
+pub const HINT_RELEASED: &str =
+    "Work remains? Keep one `tt wait` running to get the stick back; the handoff waits for the next holder.";
+
+/// Options of `tt wait` and `tt try`.
+#[derive(Clone, Debug, Default)]
+pub struct WaitArgs {
+    /// `[path]`.
+    pub path: Option<String>,
+    /// `--timeout` (None = forever; `tt try` uses zero).
+    pub timeout: Option<Duration>,
+    /// `--park`.
+    pub park: bool,
+    /// `--after N`.
+    pub after: Option<i64>,
+    /// `tt try`: exactly one cycle with `max_wait_ms = 0`.
+    pub single: bool,
+}
+
+/// The result of one event-mode wait cycle (protocol.md §10.6.2).
+struct CycleResult {
+    result: PollResult,
+    events: Vec<Event>,
+    cursor: i64,
+    wake_reason: &'static str,
+}
+
+fn turn_wake(r: &PollResult, started_as_owner: bool) -> bool {
+    match r {
+        PollResult::YourTurn { reason: GrantReason::AlreadyOwner, .. } => !started_as_owner,
+        PollResult::YourTurn { .. } | PollResult::TookOver { .. } | PollResult::TakeoverAvailable { .. } => true,
+        PollResult::NotYet { reason, .. } => matches!(reason, Some("auto_claim_disabled" | "lost_turn")),
+        PollResult::Closed { .. } => false,
+    }
+}
+
+/// One WAIT_CYCLE in event mode (§10.6.2).
+#[allow(clippy::too_many_arguments, reason = "the inputs of §10.6.2")]
+fn cycle(
+    svc: &mut Service,
+    waiter: Option<&crate::wake::Waiter>,
+    room_id: &str,
+    who: &Caller,
+    mode: Mode,
+    max_wait: Duration,
+    after: i64,
+    state: &mut PollState,
+    stop: &dyn Fn() -> bool,
+) -> Result<CycleResult, TtError> {
+    let deadline = Instant::now() + max_wait;
+    let started_as_owner = svc.holds_live_lease(room_id, &who.agent_id)?;
+    let mut filter = EventFilter::room(room_id, after);
+    filter.target = Target::SelfOf(who.agent_id.clone());
+    let poll_ms = svc.settings.wait_for_turn_poll_ms.max(1);
+    loop {
+        let r = svc.poll(room_id, who, mode, started_as_owner, state)?;
+        let events = svc.events_since(room_id, &filter, Some(&who.agent_id), crate::service::limits::WAKE_EVENTS)?;
+        let cursor = events.last().map_or(after, |e| e.event_seq);
+        if matches!(r, PollResult::Closed { .. }) {
+            return Ok(CycleResult { result: r, events, cursor, wake_reason: "closed" });
+        }
+        if turn_wake(&r, started_as_owner) {
+            return Ok(CycleResult { result: r, events, cursor, wake_reason: "turn" });
+        }
+        if !events.is_empty() {
+            return Ok(CycleResult { result: r, events, cursor, wake_reason: "event" });
+        }
+        let now = Instant::now();
+        if now >= deadline || stop() {
+            return Ok(CycleResult { result: r, events: Vec::new(), cursor: after, wake_reason: "timeout" });
+        }
+        let nap = Duration::from_millis(poll_ms).min(deadline - now);
+        match waiter {
+            Some(w) => {
+                let _ = w.wait(nap);
+            }
+            None => std::thread::sleep(nap),
+        }
+    }
+}
+
+/// Persist state after a turn result: guardian spawn, repair or stop, and the session
+/// row (cli.md §3.3, protocol.md §16). Returns `(guardian_pid, repair_note)`.
+fn settle_guardian(
+    ctx: &Context,
+    svc: &mut Service,
+    identity: &Identity,
+    room_id: &str,
+    canonical_path: &str,
+    result: &PollResult,
+) -> Result<(Option<i64>, Option<&'static str>), TtError> {
+    let agent = &identity.agent_id;
+    let sessions = ctx.sessions();
+    match result {
+        PollResult::YourTurn { reason: GrantReason::AlreadyOwner, turn_id, lease_id, .. } => {
+            let row = sessions::find(&sessions.read(), agent, room_id).cloned();
+            let recorded = row
+                .as_ref()
+                .filter(|r| r.lease_id.as_deref() == Some(lease_id.as_str()))
+                .and_then(SessionRow::guardian);
+            let verdict = recorded.map(|(pid, started)| guardian_verdict(svc, pid, started));
+            let (guardian, note) = match (recorded, verdict) {
+                (Some((pid, started)), Some(Verdict::Alive | Verdict::Unknown)) => (Some((pid, started)), None),
+                (Some(_), _) => (None, Some("prior guardian was gone; spawned replacement")),
+                (None, _) => (None, Some("no guardian was recorded; spawned replacement")),
+            };
+            let guardian = match guardian {
+                Some(g) => g,
+                None => spawn_or_fail(ctx, svc, identity, room_id, canonical_path, lease_id, *turn_id)?,
+            };
+            record(ctx, svc, agent, room_id, lease_id, *turn_id, Some(guardian))?;
+            Ok((Some(guardian.0), note))
+        }
+        PollResult::YourTurn { turn_id, lease_id, .. } | PollResult::TookOver { turn_id, lease_id, .. } => {
+            let g = spawn_or_fail(ctx, svc, identity, room_id, canonical_path, lease_id, *turn_id)?;
+            record(ctx, svc, agent, room_id, lease_id, *turn_id, Some(g))?;
+            Ok((Some(g.0), None))
+        }
+        PollResult::NotYet { reason: Some("lost_turn"), .. } => {
+            stop_guardian(ctx, svc, agent, room_id)?;
+            Ok((None, None))
+        }
+        _ => Ok((None, None)),
+    }
+}
+
+/// The §6.4 guardian-liveness check: §6.3 steps 2–8 on the recorded pid and start time,
+/// with the current host and boot.
+fn guardian_verdict(svc: &mut Service, pid: i64, started_at: i64) -> Verdict {
+    let machine = svc.liveness.machine().clone();
+    svc.liveness.process_verdict(&ProcessRef {
+        host_id: Some(machine.host_id),
+        boot_id: machine.boot_id,
+        pid: Some(pid),
+        started_at: Some(started_at),
+    })
+}
+
+/// Spawn the guardian; on failure record the lease without a guardian and fail with
+/// `guardian_failed` (§16.2).
+fn spawn_or_fail(
+    ctx: &Context,
+    svc: &mut Service,
+    identity: &Identity,
+    room_id: &str,
+    canonical_path: &str,
+    lease_id: &str,
+    turn_id: i64,
+) -> Result<(i64, i64), TtError> {
+    match spawn_guardian(ctx, svc, identity, room_id, canonical_path, lease_id, turn_id) {
+        Ok(g) => Ok(g),
+        Err(message) => {
+            record(ctx, svc, &identity.agent_id, room_id, lease_id, turn_id, None)?;
+            Err(TtError::new(ErrorCode::GuardianFailed, message)
+                .with("room_id", room_id)
+                .with("turn_id", turn_id)
+                .with("lease_id", lease_id)
+                .hint(
+                    "do not touch the workspace; run `tt wait` to repair the guardian or `tt release` to end the turn",
+                ))
+        }
+    }
+}
+
+fn record(
+    ctx: &Context,
+    svc: &mut Service,
+    agent: &str,
+    room_id: &str,
+    lease_id: &str,
+    turn_id: i64,
+    guardian: Option<(i64, i64)>,
+) -> Result<(), TtError> {
+    let live = svc.read(|tx, _| tx.room_ids())?;
+    let sessions = ctx.sessions();
+    let now = sessions.now_iso();
+    sessions.update(&live, |rows| {
+        sessions::record_lease(rows, agent, room_id, lease_id, turn_id, guardian, &now);
+    })
+}
+
+/// Stop the recorded guardian of `(agent, room)` and clear the lease (§16.4).
+pub fn stop_guardian(ctx: &Context, svc: &mut Service, agent: &str, room_id: &str) -> Result<(), TtError> {
+    let sessions = ctx.sessions();
+    if let Some((pid, started)) = sessions::find(&sessions.read(), agent, room_id).and_then(SessionRow::guardian) {
+        let _ = svc.liveness.terminate_known_process(pid, started);
+    }
+    let live = svc.read(|tx, _| tx.room_ids())?;
+    let now = sessions.now_iso();
+    sessions.update(&live, |rows| {
+        sessions::clear_lease(rows, agent, room_id, &now);
+    })
+}
+
+/// Start `tt guard …` detached and wait for its `READY` line (§16.1–§16.2). Returns the
+/// guardian's `(pid, start time s)`, or the `guardian_failed` message.
+fn spawn_guardian(
+    ctx: &Context,
+    svc: &mut Service,
+    identity: &Identity,
+    room_id: &str,
+    canonical_path: &str,
+    lease_id: &str,
+    turn_id: i64,
+) -> Result<(i64, i64), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate the tt executable: {e}"))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["guard", "--agent", &identity.agent_id, "--context-path", canonical_path, "--room-id", room_id]);
+    cmd.args(["--lease-id", lease_id, "--turn-id", &turn_id.to_string()]);
+    let h = HarnessArgs::from_metadata(&identity.metadata);
+    let pairs: [(&str, Option<String>); 6] = [
+        ("--harness-name", h.name),
+        ("--harness-session-id", h.session_id),
+        ("--harness-host-id", h.host_id),
+        ("--harness-boot-id", h.boot_id),
+        ("--harness-pid", h.pid.map(|p| p.to_string())),
+        ("--harness-process-started-at", h.started_at.map(|p| p.to_string())),
+    ];
+    for (flag, value) in pairs {
+        if let Some(v) = value {
+            cmd.args([flag, &v]);
+        }
+    }
+    if ctx.env.get("TT_NOW_MS").is_some() {
+        cmd.env("TT_NOW_MS", ctx.clock.now_ms().to_string());
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start the guardian: {e}"))?;
+    let pid = i64::from(child.id());
+    let (tx_line, rx_line) = mpsc::channel::<Option<String>>();
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let got = BufReader::new(out).read_line(&mut line).ok().filter(|n| *n > 0).map(|_| line);
+            let _ = tx_line.send(got);
+        });
+    }
+    let (tx_err, rx_err) = mpsc::channel::<String>();
+    if let Some(mut err) = child.stderr.take() {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            let _ = tx_err.send(text);
+        });
+    }
+    let timeout = Duration::from_millis(ctx.settings.guard_ready_timeout_ms);
+    match rx_line.recv_timeout(timeout) {
+        Ok(Some(line)) if line.trim_end() == "READY" => {
+            let started = svc
+                .liveness
+                .current_process(pid)
+                .and_then(|r| r.started_at)
+                .ok_or_else(|| "the guardian exited right after readiness".to_string())?;
+            Ok((pid, started))
+        }
+        Ok(_) => {
+            let status = child.wait().ok().and_then(|s| s.code()).map_or("signal".to_string(), |c| c.to_string());
+            let stderr = rx_err.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+            let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_string();
+            Err(format!("Guardian exited before readiness (code {status}): {last}"))
+        }
+        Err(_) => {
+            let _ = svc.liveness.signal_child(pid, false);
+            let until = Instant::now() + Duration::from_secs(1);
+            while Instant::now() < until {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !matches!(child.try_wait(), Ok(Some(_))) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+            Err("Guardian did not signal readiness in time.".to_string())
+        }
+    }
+}
+
+/// The JSON of a wait/try result: §10.1 plus `events`, `cursor_event_seq`,
+/// `wake_reason`, `guardian_pid`, `warning`, `hint` (cli.md §4.6).
+fn wait_json(c: &CycleResult, guardian: Option<i64>, warning: Option<&str>, verbose: bool) -> Map<String, Value> {
+    let mut m = c.result.to_json();
+    let events: Vec<Value> = c.events.iter().map(crate::service::shape::event).collect();
+    let events = if verbose { events } else { elide_events(&m, events) };
+    let has_events = !events.is_empty();
+    m.insert("events".into(), Value::Array(events));
+    m.insert("cursor_event_seq".into(), json!(c.cursor));
+    m.insert("wake_reason".into(), json!(c.wake_reason));
+    if let Some(pid) = guardian {
+        m.insert("guardian_pid".into(), json!(pid));
+    }
+    if let Some(w) = warning {
+        m.insert("warning".into(), json!(w));
+    }
+    add_turn_hint(&mut m, guardian.is_some(), has_events);
+    if verbose {
+        room::add_guidance(&mut m, &c.result);
+    }
+    m
+}
+
+fn add_turn_hint(m: &mut Map<String, Value>, has_guardian: bool, has_events: bool) {
+    if m.contains_key("hint") {
+        return;
+    }
+    let status = m.get("status").and_then(Value::as_str).unwrap_or_default();
+    if status == "your_turn" && has_guardian {
+        m.insert("hint".into(), json!(HINT_YOUR_TURN));
+    } else if status == "not_yet" && has_events {
+        m.insert("hint".into(), json!(HINT_EVENTS));
+    }
+}
+
+/// One-line text summary of a poll result (cli.md §4.6).
+fn result_text(r: &PollResult, guardian: Option<i64>, note: Option<&str>, now: i64) -> String {
+    let g = guardian.map_or("-".to_string(), |p| p.to_string());
+    match r {
+        PollResult::YourTurn { reason: GrantReason::AlreadyOwner, turn_id, .. } => {
+            let tail = note.unwrap_or("still active");
+            format!("Already holding the stick (turn {turn_id}). Guardian {g} ({tail}).\n")
+        }
+        PollResult::YourTurn { turn_id, reason, handoff, from_agent_id, .. } => {
+            let mut s =
+                format!("Your turn (turn {turn_id}, {}). Guardian {g} is holding the lease.\n", reason.as_str());
+            if let Some(h) = handoff {
+                s.push_str(&format!("From {}:\n", from_agent_id.as_deref().unwrap_or("-")));
+                s.push_str(&format!("  Status: {}\n", h.get("status").and_then(Value::as_str).unwrap_or("")));
+                s.push_str(&format!("  Next: {}\n", h.get("next_action").and_then(Value::as_str).unwrap_or("")));
+            }
+            s
+        }
+        PollResult::TookOver { turn_id, reason, .. } => {
+            format!("Your turn (turn {turn_id}, {reason}). Guardian {g} is holding the lease.\n")
+        }
+        PollResult::NotYet { room_state, turn_id, current_owner, reserved_for, reason, hint } => {
+            let mut s = if *reason == Some("lost_turn") {
+                format!("Lost the turn — {} now holds turn {turn_id}.\n", current_owner.as_ref().map_or("-", |o| &o.0))
+            } else if let Some((o, lease)) = current_owner {
+                let exp = lease.map_or(String::new(), |t| format!(" (lease expires {})", relative(t, now)));
+                format!("Not your turn — {o} holds turn {turn_id}{exp}.\n")
+            } else if let Some((r, claim)) = reserved_for {
+                let exp = claim.map_or(String::new(), |t| format!(" (claim expires {})", relative(t, now)));
+                format!("Not your turn — turn {turn_id} is reserved for {r}{exp}.\n")
+            } else {
+                format!("Not your turn — the room is {}.\n", room_state.as_str())
+            };
+            if let Some(h) = hint {
+                s.push_str(h);
+                s.push('\n');
+            }
+            s
+        }
+        PollResult::TakeoverAvailable { reason, current_owner, reserved_for, .. } => {
+            let who = current_owner.as_deref().or(reserved_for.as_deref()).unwrap_or("-");
+            format!("Takeover available: {reason} ({who}).\n")
+        }
+        PollResult::Closed { .. } => "The room is closed.\n".to_string(),
+    }
+}
+
+/// `tt wait` / `tt try` (cli.md §4.6, §4.7). `stop` reports a received SIGTERM, SIGINT
+/// or SIGHUP; then the result is None (nothing printed, exit 128+n, §22).
+pub fn wait(
+    ctx: &Context,
+    svc: &mut Service,
+    identity: &Identity,
+    args: &WaitArgs,
+    verbose: bool,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Outcome>, TtError> {
+    let who = caller(identity);
+    let resolved = crate::workspace::resolve(args.path.as_deref(), &ctx.cwd, ctx.home().as_deref());
+    svc.purge()?;
+    let joined = svc.join(&who, &resolved, false)?;
+    let room_id = joined.room.room_id.clone();
+    let canonical_path = joined.room.canonical_path.clone();
+    let sessions = ctx.sessions();
+    let live = svc.read(|tx, _| tx.room_ids())?;
+    let now_iso = sessions.now_iso();
+    let root = resolved.workspace_root.to_string_lossy().into_owned();
+    let mut stored_cursor = None;
+    sessions.update(&live, |rows| {
+        sessions::join_refresh(rows, &who.agent_id, &room_id, &canonical_path, &root, None, &now_iso);
+        stored_cursor = sessions::find(rows, &who.agent_id, &room_id).and_then(|r| r.event_cursor_seq);
+    })?;
+    let start = args.after.or(stored_cursor).unwrap_or(joined.cursor_event_seq);
+    if start < 0 {
+        return Err(TtError::new(ErrorCode::InvalidCursor, "the event cursor must be an integer ≥ 0"));
+    }
+    let waiter = if args.single { None } else { crate::wake::Waiter::bind(&ctx.data_dir, &room_id) };
+    let mode = if args.park { Mode::Parked } else { Mode::Active };
+    let mut state = PollState::default();
+    let cycle_max = Duration::from_millis(svc.settings.wait_for_turn_max_wait_ms);
+    let began = Instant::now();
+    let c = loop {
+        let max_wait = if args.single {
+            Duration::ZERO
+        } else {
+            match args.timeout {
+                Some(t) => t.saturating_sub(began.elapsed()).min(cycle_max),
+                None => cycle_max,
+            }
+        };
+        let c = cycle(svc, waiter.as_ref(), &room_id, &who, mode, max_wait, start, &mut state, stop)?;
+        let done =
+            args.single || c.wake_reason != "timeout" || stop() || args.timeout.is_some_and(|t| began.elapsed() >= t);
+        if done {
+            break c;
+        }
+    };
+    if stop() {
+        // Killed by a signal before a result: print nothing, keep the cursor (§22).
+        return Ok(None);
+    }
+    drop(waiter);
+    if args.after.is_none() {
+        let live = svc.read(|tx, _| tx.room_ids())?;
+        let now_iso = sessions.now_iso();
+        sessions.update(&live, |rows| {
+            sessions::record_cursor(rows, &who.agent_id, &room_id, c.cursor, &now_iso);
+        })?;
+    }
+    let (guardian, note) = settle_guardian(ctx, svc, identity, &room_id, &canonical_path, &c.result)?;
+    let warning = (!joined.warnings.is_empty()).then(|| joined.warnings.join(" "));
+    let json = wait_json(&c, guardian, warning.as_deref(), verbose);
+    let now = svc.now();
+    let mut text = String::new();
+    if let Some(w) = &warning {
+        text.push_str(&format!("Warning: {w}\n"));
+    }
+    text.push_str(&result_text(&c.result, guardian, note, now));
+    for e in &c.events {
+        text.push_str(&event_line(e));
+        text.push('\n');
+    }
+    if !args.single {
+        text.push_str("next: Keep one `tt wait` running for this room.\n");
+    }
+    Ok(Some(Outcome { json: Value::Object(json), text, warnings: svc.policies.take_warnings() }))
+}
+
+/// Options of `tt take`.
+#[derive(Clone, Debug, Default)]
+pub struct TakeArgs {
+    /// `[path]`.
+    pub path: Option<String>,
+    /// `--reason`.
+    pub reason: Option<String>,
+    /// `--operator-requested`.
+    pub operator_requested: bool,
+    /// `--force`.
+    pub force: bool,
+}
+
+/// The reason of a takeover (§12.5), checked before any state change.
+pub fn take_reason(identity: &Identity, args: &TakeArgs) -> Result<String, TtError> {
+    match (&args.reason, args.operator_requested, identity.harness_env) {
+        (Some(r), _, _) => Ok(r.clone()),
+        (None, true, _) => Ok("operator requested takeover".into()),
+        (None, false, true) => Err(TtError::usage(
+            "Missing required option --reason. Harness CLI takeovers must explain why, unless --operator-requested is set.",
+        )),
+        (None, false, false) => Ok("operator takeover".into()),
+    }
+}
+
+/// `tt take` (cli.md §4.8, protocol.md §12.5).
+pub fn take(
+    ctx: &Context,
+    svc: &mut Service,
+    identity: &Identity,
+    args: &TakeArgs,
+    verbose: bool,
+) -> Result<Outcome, TtError> {
+    let reason = take_reason(identity, args)?;
+    let operator_override = !identity.harness_env || args.operator_requested || args.force;
+    let who = caller(identity);
+    let resolved = crate::workspace::resolve(args.path.as_deref(), &ctx.cwd, ctx.home().as_deref());
+    svc.purge()?;
+    let joined = svc.join(&who, &resolved, false)?;
+    let room_id = joined.room.room_id.clone();
+    let canonical_path = joined.room.canonical_path.clone();
+    let sessions = ctx.sessions();
+    let live = svc.read(|tx, _| tx.room_ids())?;
+    let now_iso = sessions.now_iso();
+    let root = resolved.workspace_root.to_string_lossy().into_owned();
+    sessions.update(&live, |rows| {
+        sessions::join_refresh(rows, &who.agent_id, &room_id, &canonical_path, &root, None, &now_iso);
+    })?;
+    let mut state = PollState::default();
+    let polled = svc.poll(&room_id, &who, Mode::Active, false, &mut state)?;
+    let result = match &polled {
+        PollResult::YourTurn { .. } => polled.clone(),
+        PollResult::Closed { .. } => {
+            return Err(TtError::new(ErrorCode::TakeoverNotAvailable, "Takeover is not available: room is closed."));
+        }
+        PollResult::TakeoverAvailable { turn_id, .. } => {
+            svc.takeover(&room_id, &who, *turn_id, &reason, operator_override)?
+        }
+        PollResult::NotYet { turn_id, .. } | PollResult::TookOver { turn_id, .. } => {
+            if !operator_override {
+                let summary = poll_summary(&polled);
+                return Err(TtError::new(
+                    ErrorCode::TakeoverNotAvailable,
+                    format!("Takeover is not available: {summary}"),
+                ));
+            }
+            svc.takeover(&room_id, &who, *turn_id, &reason, operator_override)?
+        }
+    };
+    let (guardian, _) = settle_guardian(ctx, svc, identity, &room_id, &canonical_path, &result)?;
+    let mut m = result.to_json();
+    if let Some(pid) = guardian {
+        m.insert("guardian_pid".into(), json!(pid));
+    }
+    add_turn_hint(&mut m, guardian.is_some(), false);
+    if verbose {
+        room::add_guidance(&mut m, &result);
+    }
+    let g = guardian.map_or("-".to_string(), |p| p.to_string());
+    let text = format!("Took the stick ({}). Guardian {g} is holding the lease.\n", result.reason().unwrap_or("-"));
+    Ok(Outcome { json: Value::Object(m), text, warnings: svc.policies.take_warnings() })
+}
+
+fn poll_summary(r: &PollResult) -> String {
+    match r {
+        PollResult::NotYet { room_state, turn_id, current_owner, reserved_for, .. } => {
+            match (current_owner, reserved_for) {
+                (Some((o, _)), _) => format!("{o} holds turn {turn_id} and the room is {}.", room_state.as_str()),
+                (None, Some((r, _))) => format!("turn {turn_id} is reserved for {r}."),
+                _ => format!("the room is {}.", room_state.as_str()),
+            }
+        }
+        other => format!("the poll returned {}.", other.status()),
+    }
+}
+
+/// `tt heartbeat` (cli.md §4.9). `tokens` = explicit `(--lease-id, --turn-id)`.
+pub fn heartbeat(
+    ctx: &Context,
+    svc: &mut Service,
+    identity: &Identity,
+    path: Option<&str>,
+    tokens: Option<(String, i64)>,
+) -> Result<Outcome, TtError> {
+    svc.purge()?;
+    let (room_id, row) = lookup_room(ctx, svc, &identity.agent_id, path)?;
+    let (lease, turn) = match tokens {
+        Some(t) => t,
+        None => match row.as_ref().and_then(|r| Some((r.lease_id.clone()?, r.turn_id?))) {
+            Some(t) => t,
+            None => return Err(no_active_lease()),
+        },
+    };
+    let json = svc.heartbeat(&room_id, &identity.agent_id, &lease, turn)?;
+    let until = json.get("lease_expires_at").and_then(Value::as_str).unwrap_or("-").to_string();
+    let text = format!("Lease renewed until {until} (turn {turn}).\n");
+    Ok(Outcome { json, text, warnings: Vec::new() })
+}
+
+/// `no_active_lease` (protocol.md §21).
+pub fn no_active_lease() -> TtError {
+    TtError::new(ErrorCode::NoActiveLease, "No active lease for this path. Run `tt wait` or `tt take` first.")
+}
+
+/// What `release`, `pass` and `assign` hand over.
+#[derive(Clone, Debug)]
+pub enum Handover {
+    /// Release to the fair successor (or nobody).
+    Release,
+    /// Pass to an exact agent id.
+    Pass(String),
+    /// Assign by selector (`next`, a display name, an id prefix).
+    Assign(String),
+}
+
+/// `tt release`, `tt pass`, `tt assign` (cli.md §4.10–§4.11).
+pub fn hand_over(
+    ctx: &Context,
+    svc: &mut Service,
+    identity: &Identity,
+    path: Option<&str>,
+    how: &Handover,
+    handoff: &Value,
+    verbose: bool,
+) -> Result<Outcome, TtError> {
+    svc.purge()?;
+    let who = caller(identity);
+    let (room_id, row) = lookup_room(ctx, svc, &identity.agent_id, path)?;
+    let Some((lease, turn)) = row.as_ref().and_then(|r| Some((r.lease_id.clone()?, r.turn_id?))) else {
+        return Err(no_active_lease());
+    };
+    let target = match how {
+        Handover::Release => None,
+        Handover::Pass(t) => Some(t.clone()),
+        Handover::Assign(sel) => Some(resolve_assign(svc, &room_id, &who.agent_id, sel)?),
+    };
+    let outcome = match &target {
+        None => svc.release(&room_id, &who, &lease, turn, handoff).map(|(next, e)| (next, e, "released")),
+        Some(t) => svc.pass(&room_id, &who, &lease, turn, t, handoff).map(|e| (Some(t.clone()), e, "passed")),
+    };
+    match outcome {
+        Ok((reserved_for, event, status)) => {
+            stop_guardian(ctx, svc, &who.agent_id, &room_id)?;
+            let mut m = Map::new();
+            m.insert("status".into(), json!(status));
+            m.insert("room_id".into(), json!(room_id));
+            m.insert("reserved_for".into(), json!(reserved_for));
+            m.insert("event_seq".into(), json!(event.event_seq));
+            m.insert("hint".into(), json!(HINT_RELEASED));
+            if verbose {
+                m.insert(
+                    "coordination_prompt".into(),
+                    json!(
+                        "Your turn is over. Do not touch the shared workspace until `tt wait` returns your_turn again."
+                    ),
+                );
+                m.insert("next".into(), json!("tt wait"));
+            }
+            let text = match (status, &reserved_for) {
+                ("passed", Some(r)) => format!("Passed to {r}.\n"),
+                (_, Some(r)) => format!("Released to {r}.\n"),
+                _ => "Released; nobody was reserved (the handoff waits for the next claimant).\n".to_string(),
+            };
+            Ok(Outcome { json: Value::Object(m), text, warnings: svc.policies.take_warnings() })
+        }
+        Err(e) if matches!(e.code, ErrorCode::StaleLease | ErrorCode::TurnMismatch) => {
+            stop_guardian(ctx, svc, &who.agent_id, &room_id)?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Target resolution of `tt assign` (cli.md §4.11).
+fn resolve_assign(svc: &mut Service, room_id: &str, caller: &str, selector: &str) -> Result<String, TtError> {
+    if selector.contains(':') {
+        return Ok(selector.to_string());
+    }
+    let sel = selector.to_lowercase();
+    svc.assign_target(room_id, caller, selector, |m| {
+        let id = m.agent_id.to_lowercase();
+        sel == "next"
+            || id == sel
+            || id.starts_with(&format!("{sel}:"))
+            || m.display_name.as_deref().is_some_and(|d| d.to_lowercase() == sel)
+    })
+}
+
+/// Parse a `--stdin` handoff: invalid JSON → `invalid_handoff` with field `handoff`.
+pub fn parse_handoff(text: &str) -> Result<Value, TtError> {
+    serde_json::from_str(text).map_err(|e| {
+        TtError::new(ErrorCode::InvalidHandoff, format!("the handoff on stdin is not JSON: {e}"))
+            .with("field", "handoff")
+    })
+}
+
+/// The handoff of `--status`/`--next-action` with the defaults of cli.md §4.10.
+pub fn text_handoff(status: Option<&str>, next_action: Option<&str>) -> Value {
+    json!({
+        "status": status.unwrap_or("(human handoff — no structured status provided)"),
+        "next_action": next_action.unwrap_or("(no explicit guidance — proceed as previously established)"),
+    })
+}
