@@ -108,7 +108,7 @@ fn kill(child: &mut Child) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn git_timeout_kills_the_child() {
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", "sleep 10"]);
+        cmd.args(["-c", "exec sleep 10"]);
         let start = Instant::now();
         assert!(matches!(run(cmd, Duration::from_millis(100)), Outcome::Unavailable));
         assert!(start.elapsed() < Duration::from_secs(5), "returned long before the child's 10 s");

@@ -60,7 +60,7 @@ pub enum Command {
     /// List rooms.
     List {
         /// Restrict to rooms at this path's ancestors.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// No 200-room cap.
         #[arg(long, action = flag!())]
@@ -69,7 +69,7 @@ pub enum Command {
     /// Join (or create) the room for a path.
     Join {
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// Create a nested room at this path.
         #[arg(long = "force-new", action = flag!())]
@@ -78,16 +78,16 @@ pub enum Command {
     /// Leave the room.
     Leave {
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
     },
     /// Remove another member.
     Kick {
         /// The member to remove (exact agent id).
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         agent_id: String,
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// Why.
         #[arg(long, allow_hyphen_values = true)]
@@ -104,7 +104,7 @@ pub enum Command {
     #[command(alias = "takeover")]
     Take {
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// Why (required for harness callers).
         #[arg(long, allow_hyphen_values = true)]
@@ -119,7 +119,7 @@ pub enum Command {
     /// Renew the lease by hand.
     Heartbeat {
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// Lease id (with --turn-id).
         #[arg(long = "lease-id", allow_hyphen_values = true)]
@@ -138,7 +138,7 @@ pub enum Command {
     #[command(alias = "status")]
     Health {
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// Every member.
         #[arg(long, action = flag!())]
@@ -147,7 +147,7 @@ pub enum Command {
     /// Room and member details.
     State {
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// Every member.
         #[arg(long, action = flag!())]
@@ -192,7 +192,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct WaitOpts {
     /// The workspace path.
-    #[arg(allow_hyphen_values = true)]
+    #[arg()]
     pub path: Option<String>,
     /// Duration.
     #[arg(long, allow_hyphen_values = true)]
@@ -218,7 +218,7 @@ pub struct WaitOpts {
 #[derive(Debug, Args)]
 pub struct TryOpts {
     /// The workspace path.
-    #[arg(allow_hyphen_values = true)]
+    #[arg()]
     pub path: Option<String>,
     /// Never auto-claim.
     #[arg(long, action = flag!())]
@@ -238,7 +238,7 @@ pub struct TryOpts {
 #[derive(Debug, Args)]
 pub struct HandoffOpts {
     /// Positionals: `[path]` (pass: `[agent:id] [path]`).
-    #[arg(allow_hyphen_values = true)]
+    #[arg()]
     pub positionals: Vec<String>,
     /// Handoff status.
     #[arg(long, allow_hyphen_values = true)]
@@ -258,10 +258,10 @@ pub struct HandoffOpts {
 #[derive(Debug, Args)]
 pub struct AssignOpts {
     /// `<target|next>`.
-    #[arg(allow_hyphen_values = true)]
+    #[arg()]
     pub target: String,
     /// The workspace path.
-    #[arg(allow_hyphen_values = true)]
+    #[arg()]
     pub path: Option<String>,
     /// Handoff status.
     #[arg(long, allow_hyphen_values = true)]
@@ -284,7 +284,7 @@ pub struct AssignOpts {
 #[derive(Debug, Args)]
 pub struct EventsOpts {
     /// The workspace path.
-    #[arg(allow_hyphen_values = true)]
+    #[arg()]
     pub path: Option<String>,
     /// No horizon.
     #[arg(long, action = flag!())]
@@ -321,7 +321,7 @@ pub enum MsgCommand {
     /// Send a message.
     Send {
         /// `<recipient|room> <body…>`.
-        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        #[arg()]
         words: Vec<String>,
         /// Delivery hint `interrupt`.
         #[arg(long, action = flag!())]
@@ -374,7 +374,7 @@ pub enum NotesCommand {
     /// Add a note.
     Add {
         /// The body.
-        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        #[arg()]
         words: Vec<String>,
         /// Turn it belongs to.
         #[arg(long, allow_hyphen_values = true)]
@@ -409,7 +409,7 @@ pub enum InstructionsCommand {
     /// Print the instructions.
     Show {
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// Harness section.
         #[arg(long, allow_hyphen_values = true)]
@@ -421,7 +421,7 @@ pub enum InstructionsCommand {
     /// Edit a layer.
     Edit {
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// The user layer.
         #[arg(long, action = flag!())]
@@ -433,7 +433,7 @@ pub enum InstructionsCommand {
     /// Delete a layer.
     Reset {
         /// The workspace path.
-        #[arg(allow_hyphen_values = true)]
+        #[arg()]
         path: Option<String>,
         /// The user layer.
         #[arg(long, action = flag!())]

@@ -79,7 +79,7 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
     if let Err(e) = parse::prescan(&args) {
         return report_error(&e, fallback_mode);
     }
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match Cli::try_parse_from(parse::normalize(&args)) {
         Ok(cli) => cli,
         Err(e) => return report_error(&clap_error(&e, &words), fallback_mode),
     };

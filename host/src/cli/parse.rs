@@ -51,6 +51,49 @@ pub fn prescan(args: &[String]) -> Result<(), TtError> {
     Ok(())
 }
 
+/// Commands whose next non-option token is a subcommand (cli.md §2.1).
+const WITH_SUBCOMMAND: &[&str] = &["msg", "notes", "instructions", "policy"];
+
+/// Rebuild the argument list so that clap sees `<command> [<subcommand>] <options…> --
+/// <positionals…>`: options and positionals may be interleaved (§2.1), any token that
+/// begins with a single `-` is an ordinary token (§2.3 rule 1), and a `--` ends option
+/// parsing. Value options keep their value (validated by [`prescan`]); `--name=value`
+/// stays one token.
+pub fn normalize(args: &[String]) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut opts: Vec<String> = Vec::new();
+    let mut positionals: Vec<String> = Vec::new();
+    let mut iter = args.iter();
+    let mut after_dashes = false;
+    while let Some(a) = iter.next() {
+        if after_dashes {
+            positionals.push(a.clone());
+        } else if a == "--" {
+            after_dashes = true;
+        } else if let Some(name) = a.strip_prefix("--") {
+            opts.push(a.clone());
+            if !name.contains('=') && !BOOLEANS.contains(&name) {
+                if let Some(v) = iter.next() {
+                    opts.push(v.clone());
+                }
+            }
+        } else if words.is_empty()
+            || (words.len() == 1 && words.first().is_some_and(|w| WITH_SUBCOMMAND.contains(&w.as_str())))
+        {
+            words.push(a.clone());
+        } else {
+            positionals.push(a.clone());
+        }
+    }
+    let mut out = words;
+    out.extend(opts);
+    if !positionals.is_empty() {
+        out.push("--".to_string());
+        out.extend(positionals);
+    }
+    out
+}
+
 /// Rule 4: `^\d+$` that fits in i64, else "--<name> must be an integer.".
 pub fn integer(name: &str, value: Option<&str>) -> Result<Option<i64>, TtError> {
     let Some(v) = value else { return Ok(None) };
@@ -97,6 +140,23 @@ mod tests {
         assert!(prescan(&v(&["join", "--json", "/repo"])).is_ok());
         assert!(prescan(&v(&["msg", "send", "room", "--", "--reason"])).is_ok());
         assert!(prescan(&v(&["notes", "add", "x", "--turn", "-1"])).is_ok());
+    }
+
+    #[test]
+    fn normalize_moves_positionals_behind_dashes() {
+        assert_eq!(
+            normalize(&v(&["msg", "send", "room", "--stdin", "-x", "--path", "/p"])),
+            v(&["msg", "send", "--stdin", "--path", "/p", "--", "room", "-x"])
+        );
+        assert_eq!(
+            normalize(&v(&["--agent", "a:b", "pass", "agent:b", "--status", "s"])),
+            v(&["--agent", "a:b", "pass", "--status", "s", "--", "agent:b"])
+        );
+        assert_eq!(
+            normalize(&v(&["msg", "send", "room", "--", "--help"])),
+            v(&["msg", "send", "--", "room", "--help"])
+        );
+        assert_eq!(normalize(&v(&["join", "--json", "/repo"])), v(&["join", "--json", "--", "/repo"]));
     }
 
     #[test]

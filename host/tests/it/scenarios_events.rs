@@ -163,7 +163,11 @@ fn s30_membership_wakes_and_no_ghost_grants() {
     let evs = events(&try_ok(&p, B));
     assert_eq!(types(&evs), ["leave"]);
     fields(&evs[0], json!({"from_agent_id": D}));
-    // 3.
+    // 3. C has not consumed D's join and leave yet, so by §17.5 a wait would return them at
+    // once (wake_reason `event`); the scenario's text skips that. Drain them first so the
+    // wait below blocks, as the scenario intends, until the kick.
+    let drained = events(&try_ok(&p, C));
+    assert_eq!(types(&drained), ["join", "leave"], "{drained:#?}");
     let wait = p.spawn(Inv::agent(C, &["wait", "--timeout", "20"]));
     std::thread::sleep(Duration::from_millis(500));
     let kick = p.tt(A, &["kick", C, "--force", "--reason", "r"]);
