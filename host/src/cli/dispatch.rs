@@ -3,7 +3,7 @@
 
 use super::args::{Command, EventsOpts, GuardOpts, InstructionsCommand, MsgCommand, NotesCommand};
 use super::parse::{duration, integer};
-use super::{Mode, output, print_stdout, print_warnings, report_error};
+use super::{Mode, output, print_warnings, report_error};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -378,10 +378,9 @@ fn execute(
             let cursor = room::stream(ctx, svc, identity, &a, &stop, &mut sink)?;
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "cursor_event_seq={cursor}");
-            return Ok(None).map(|n: Option<Outcome>| {
-                signals.0.store(0, Ordering::Relaxed);
-                n
-            });
+            // A stream ended by a signal exits 0 (cli.md §2.9).
+            signals.0.store(0, Ordering::Relaxed);
+            return Ok(None);
         }
         Job::Events(a) => room::events(ctx, svc, identity, &a)?,
         Job::MsgSend { path, recipient, body, interrupt } => {
@@ -396,13 +395,46 @@ fn execute(
     Ok(Some(o))
 }
 
+/// `tt instructions show|edit|reset` (cli.md §4.18): no purge, no database.
 fn instructions(ctx: &Context, identity: &Identity, cmd: InstructionsCommand, mode: Mode) -> i32 {
-    let _ = (ctx, identity, cmd);
-    report_error(&TtError::usage("tt instructions is not wired yet"), mode)
-}
-
-/// Unused: keeps `print_stdout` referenced for text streams.
-#[allow(dead_code)]
-fn _print(text: &str) -> i32 {
-    print_stdout(text)
+    use stick::instructions as ins;
+    let home = ctx.home();
+    let root = |path: Option<&str>| stick::workspace::resolve(path, &ctx.cwd, home.as_deref()).workspace_root;
+    let result = match cmd {
+        InstructionsCommand::Show { path, harness, scope } => ins::show(
+            &ctx.data_dir,
+            &root(path.as_deref()),
+            harness.as_deref(),
+            scope.as_deref(),
+            identity.metadata.display_name.as_deref(),
+            &identity.agent_id,
+        )
+        .map(|r| {
+            let text = if r.text.ends_with('\n') { r.text.clone() } else { format!("{}\n", r.text) };
+            (serde_json::to_value(&r).unwrap_or_default(), text)
+        }),
+        InstructionsCommand::Edit { path, user, project } => ins::choose_layer(flag(user), flag(project), false)
+            .and_then(|layer| ins::edit(&ctx.data_dir, &root(path.as_deref()), layer == ins::Layer::Project, &ctx.env))
+            .map(|r| {
+                let text = match &r.editor {
+                    Some(_) => format!("Edited {}\n", r.path),
+                    None => format!("Set $VISUAL or $EDITOR to edit {}.\n", r.path),
+                };
+                (serde_json::to_value(&r).unwrap_or_default(), text)
+            }),
+        InstructionsCommand::Reset { path, user, project } => {
+            ins::reset(&ctx.data_dir, &root(path.as_deref()), flag(user), flag(project)).map(|r| {
+                let text = if r.removed {
+                    format!("Removed {}\n", r.path)
+                } else {
+                    format!("Nothing to remove at {}\n", r.path)
+                };
+                (serde_json::to_value(&r).unwrap_or_default(), text)
+            })
+        }
+    };
+    match result {
+        Ok((json, text)) => output(mode, &json, || text),
+        Err(e) => report_error(&e, mode),
+    }
 }

@@ -72,10 +72,11 @@ pub fn normalize(args: &[String]) -> Vec<String> {
             after_dashes = true;
         } else if let Some(name) = a.strip_prefix("--") {
             opts.push(a.clone());
-            if !name.contains('=') && !BOOLEANS.contains(&name) {
-                if let Some(v) = iter.next() {
-                    opts.push(v.clone());
-                }
+            if !name.contains('=')
+                && !BOOLEANS.contains(&name)
+                && let Some(v) = iter.next()
+            {
+                opts.push(v.clone());
             }
         } else if words.is_empty()
             || (words.len() == 1 && words.first().is_some_and(|w| WITH_SUBCOMMAND.contains(&w.as_str())))

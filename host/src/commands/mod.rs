@@ -79,6 +79,17 @@ impl Context {
         })
     }
 
+    /// A wake socket for a blocking wait on `room_id` (protocol.md §17.8), unless the
+    /// operator switched notifications off with `TT_WAKE=off` (or `0`, `false`, `no`),
+    /// which leaves the 250 ms fallback poll alone (used by the benchmarks to compare).
+    pub fn waiter(&self, room_id: &str) -> Option<crate::wake::Waiter> {
+        let off = self
+            .env
+            .get("TT_WAKE")
+            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "off" | "0" | "false" | "no"));
+        if off { None } else { crate::wake::Waiter::bind(&self.data_dir, room_id) }
+    }
+
     /// The side file `cli-sessions.json`.
     pub fn sessions(&self) -> SessionFile {
         SessionFile::new(&self.data_dir, self.clock.clone())

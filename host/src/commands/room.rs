@@ -518,7 +518,7 @@ pub fn stream(
     let poll = Duration::from_millis(svc.settings.wait_for_events_poll_ms.max(1));
     let total = a.timeout.map(|t| t.min(max));
     let began = Instant::now();
-    let waiter = crate::wake::Waiter::bind(&ctx.data_dir, &room_id);
+    let waiter = ctx.waiter(&room_id);
     loop {
         // One long-poll cycle.
         let budget = match (a.follow, a.timeout) {

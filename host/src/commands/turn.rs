@@ -412,7 +412,7 @@ pub fn wait(
     if start < 0 {
         return Err(TtError::new(ErrorCode::InvalidCursor, "the event cursor must be an integer ≥ 0"));
     }
-    let waiter = if args.single { None } else { crate::wake::Waiter::bind(&ctx.data_dir, &room_id) };
+    let waiter = if args.single { None } else { ctx.waiter(&room_id) };
     let mode = if args.park { Mode::Parked } else { Mode::Active };
     let mut state = PollState::default();
     let cycle_max = Duration::from_millis(svc.settings.wait_for_turn_max_wait_ms);

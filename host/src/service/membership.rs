@@ -352,7 +352,8 @@ impl Service {
                 return Err(TtError::new(ErrorCode::UnknownTarget, format!("`{target}` is not a member of this room"))
                     .with("target_agent_id", target));
             };
-            if !force && !(d.persistently_gone(Some(&t)) || !d.presence_recent(&t)) {
+            let kickable = !d.presence_recent(&t) || d.persistently_gone(Some(&t));
+            if !force && !kickable {
                 return Err(TtError::new(
                     ErrorCode::TargetActive,
                     format!("`{target}` is still active; pass --force to kick it anyway"),
