@@ -365,6 +365,14 @@ pub struct Service {
     pub home: Option<PathBuf>,
 }
 
+/// Transactions run by this process, for benchmarks (idle-waiter cost, W2 of §17.8).
+static TRANSACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many transactions ([`Service::read`] and [`Service::write`]) this process has run.
+pub fn transactions() -> u64 {
+    TRANSACTIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Service {
     /// `now()` in ms.
     pub fn now(&self) -> i64 {
@@ -376,6 +384,7 @@ impl Service {
         let now = self.now();
         let Service { store, settings, liveness, policies, .. } = self;
         let mut deps = Deps { settings, now, liveness, policies };
+        TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         store.write(|tx| f(tx, &mut deps))
     }
 
@@ -384,6 +393,7 @@ impl Service {
         let now = self.now();
         let Service { store, settings, liveness, policies, .. } = self;
         let mut deps = Deps { settings, now, liveness, policies };
+        TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         store.read(|tx| f(tx, &mut deps))
     }
 
