@@ -684,7 +684,8 @@ mod tests {
 
     #[test]
     fn env_signal_rows_in_order() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case<'_>] = &[
             (&[("CLAUDECODE", "1"), ("CODEX_THREAD_ID", "t")], "claude", "CLAUDECODE=1 is set"),
             (&[("CODEX_MANAGED_BY_NPM", "1")], "codex", "CODEX_MANAGED_BY_NPM=1 is set"),
             (&[("CODEX_MANAGED_BY_NPM", "1"), ("CODEX_THREAD_ID", "t")], "codex", "CODEX_THREAD_ID is set"),

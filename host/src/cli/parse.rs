@@ -4,6 +4,38 @@
 use std::time::Duration;
 use stick::TtError;
 
+use clap::CommandFactory;
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+/// The long names of every value option of every command, read from the clap
+/// definitions. An unknown `--name` is not a value option, so clap reports it as unknown.
+fn value_options() -> &'static HashSet<String> {
+    static SET: OnceLock<HashSet<String>> = OnceLock::new();
+    SET.get_or_init(|| {
+        fn walk(cmd: &clap::Command, out: &mut HashSet<String>) {
+            for a in cmd.get_arguments() {
+                if let Some(long) = a.get_long()
+                    && a.get_action().takes_values()
+                    && !BOOLEANS.contains(&long)
+                {
+                    out.insert(long.to_string());
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, out);
+            }
+        }
+        let mut out = HashSet::new();
+        walk(&super::args::Cli::command(), &mut out);
+        out
+    })
+}
+
+fn takes_value(name: &str) -> bool {
+    value_options().contains(name)
+}
+
 /// Boolean flags (cli.md §2.4 plus the companion specs' `hook`, `reset`, and `version`).
 const BOOLEANS: &[&str] = &[
     "all",
@@ -37,7 +69,7 @@ pub fn prescan(args: &[String]) -> Result<(), TtError> {
     let mut iter = args.iter().take_while(|a| *a != "--").peekable();
     while let Some(a) = iter.next() {
         let Some(name) = a.strip_prefix("--") else { continue };
-        if name.is_empty() || name.contains('=') || BOOLEANS.contains(&name) {
+        if name.is_empty() || name.contains('=') || !takes_value(name) {
             continue;
         }
         match iter.peek() {
@@ -73,7 +105,7 @@ pub fn normalize(args: &[String]) -> Vec<String> {
         } else if let Some(name) = a.strip_prefix("--") {
             opts.push(a.clone());
             if !name.contains('=')
-                && !BOOLEANS.contains(&name)
+                && takes_value(name)
                 && let Some(v) = iter.next()
             {
                 opts.push(v.clone());
@@ -151,7 +183,7 @@ mod tests {
         );
         assert_eq!(
             normalize(&v(&["--agent", "a:b", "pass", "agent:b", "--status", "s"])),
-            v(&["--agent", "a:b", "pass", "--status", "s", "--", "agent:b"])
+            v(&["pass", "--agent", "a:b", "--status", "s", "--", "agent:b"])
         );
         assert_eq!(
             normalize(&v(&["msg", "send", "room", "--", "--help"])),

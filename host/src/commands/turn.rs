@@ -77,8 +77,14 @@ fn cycle(
     filter.target = Target::SelfOf(who.agent_id.clone());
     let poll_ms = svc.settings.wait_for_turn_poll_ms.max(1);
     loop {
-        let r = svc.poll(room_id, who, mode, started_as_owner, state)?;
-        let events = svc.events_since(room_id, &filter, Some(&who.agent_id), crate::service::limits::WAKE_EVENTS)?;
+        let (r, events) = svc.poll_with_events(
+            room_id,
+            who,
+            mode,
+            started_as_owner,
+            state,
+            Some((&filter, crate::service::limits::WAKE_EVENTS)),
+        )?;
         let cursor = events.last().map_or(after, |e| e.event_seq);
         if matches!(r, PollResult::Closed { .. }) {
             return Ok(CycleResult { result: r, events, cursor, wake_reason: "closed" });

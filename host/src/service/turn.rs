@@ -4,7 +4,7 @@
 
 use super::{Caller, Deps, Service, View, ms, need_room, not_a_member, shape};
 use crate::error::{ErrorCode, TtError};
-use crate::store::{Event, Member, NewEvent, Room, StoredState, Tx};
+use crate::store::{Event, EventFilter, Member, NewEvent, Room, StoredState, Tx};
 use serde_json::{Map, Value, json};
 use stick_policy::types as n;
 
@@ -491,6 +491,26 @@ fn already_owner(room: &Room) -> PollResult {
     }
 }
 
+/// Probe the owner's and the reserved recipient's liveness (filling the cache).
+fn warm_holders_in(tx: &Tx<'_>, d: &mut Deps<'_>, room_id: &str) -> Result<(), TtError> {
+    let Some(room) = tx.room(room_id)? else { return Ok(()) };
+    for id in [room.owner, room.reserved_for].into_iter().flatten() {
+        if let Some(m) = tx.member(room_id, &id)? {
+            let _ = d.verdict(&m);
+        }
+    }
+    Ok(())
+}
+
+/// The self events of a wait (§17.3) with the wait-only suppression, ascending.
+fn wait_events(tx: &Tx<'_>, room_id: &str, base: &EventFilter, who: &str, limit: usize) -> Result<Vec<Event>, TtError> {
+    let room = need_room(tx, room_id)?;
+    let mut f = base.clone();
+    let owned_turn = (room.owner.as_deref() == Some(who) && room.state == StoredState::Owned).then_some(room.turn_id);
+    f.wait_suppression = Some(owned_turn);
+    tx.events_after(&f, limit)
+}
+
 /// `should_defer_idle_claim` with the facts of §11.4.
 fn should_defer(
     tx: &Tx<'_>,
@@ -521,29 +541,51 @@ fn should_defer(
 }
 
 impl Service {
-    /// One POLL (§10.6.1): first read-only; repeated inside `BEGIN IMMEDIATE` when a
-    /// write is needed (§20.4). Warms the liveness cache for the owner and the reserved
-    /// recipient first (§10.6.2). Errors: `room_not_found`, `unknown_member` (§10.4).
-    pub fn poll(
+    /// One POLL (§10.6.1) and, when `events` is given, the event query of the same wait
+    /// iteration (§10.6.2). Idle iterations are one read transaction holding both; when
+    /// the poll must write (first poll, presence due, grant, park hint) the whole
+    /// decision is repeated inside `BEGIN IMMEDIATE` (§20.4) and the events are read
+    /// after it, so they include a claim that poll committed. The owner's and the
+    /// recipient's liveness is probed during the read phase, so the write phase hits the
+    /// cache. Errors: `room_not_found`, `unknown_member` (§10.4).
+    pub fn poll_with_events(
         &mut self,
         room_id: &str,
         caller: &Caller,
         mode: Mode,
         started_as_owner: bool,
         state: &mut PollState,
-    ) -> Result<PollResult, TtError> {
-        self.warm_holders(room_id)?;
+        events: Option<(&EventFilter, usize)>,
+    ) -> Result<(PollResult, Vec<Event>), TtError> {
         let st = *state;
-        let first = self.read(|tx, d| poll_once(tx, d, room_id, caller, mode, started_as_owner, &st, false))?;
-        let result = match first {
-            Ok(r) => r,
-            Err(NeedWrite) => {
+        let suppress_for = caller.agent_id.as_str();
+        let first = self.read(|tx, d| {
+            warm_holders_in(tx, d, room_id)?;
+            match poll_once(tx, d, room_id, caller, mode, started_as_owner, &st, false)? {
+                Ok(r) => {
+                    let evs = match events {
+                        Some((f, limit)) => wait_events(tx, room_id, f, suppress_for, limit)?,
+                        None => Vec::new(),
+                    };
+                    Ok(Some((r, evs)))
+                }
+                Err(NeedWrite) => Ok(None),
+            }
+        })?;
+        let (result, evs) = match first {
+            Some(found) => found,
+            None => {
                 self.preload_policies();
                 let r = self.write(|tx, d| poll_once(tx, d, room_id, caller, mode, started_as_owner, &st, true))?;
-                match r {
+                let r = match r {
                     Ok(r) => r,
                     Err(NeedWrite) => return Err(TtError::storage("the poll could not complete its write")),
-                }
+                };
+                let evs = match events {
+                    Some((f, limit)) => self.read(|tx, _| wait_events(tx, room_id, f, suppress_for, limit))?,
+                    None => Vec::new(),
+                };
+                (r, evs)
             }
         };
         state.touched = true;
@@ -557,7 +599,19 @@ impl Service {
         {
             self.notify(room_id);
         }
-        Ok(result)
+        Ok((result, evs))
+    }
+
+    /// One POLL without an event query (`tt take`'s internal poll).
+    pub fn poll(
+        &mut self,
+        room_id: &str,
+        caller: &Caller,
+        mode: Mode,
+        started_as_owner: bool,
+        state: &mut PollState,
+    ) -> Result<PollResult, TtError> {
+        self.poll_with_events(room_id, caller, mode, started_as_owner, state, None).map(|(r, _)| r)
     }
 
     /// Warm the liveness cache for the room's owner and reserved recipient (outside any

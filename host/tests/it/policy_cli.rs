@@ -257,7 +257,7 @@ fn help_is_side_effect_free_and_usage_errors_exit_2() {
         (&["policy", "show", "--frob"], "Unknown option --frob for tt policy show."),
         (&["--agent"], "Option --agent requires a value."),
         (&["policy", "show", "--json=1"], "Option --json does not take a value."),
-        (&["policy", "use", "x.wasm", "--reset"], "--reset and PATH cannot be used together with tt policy use."),
+        (&["policy", "use", "x.wasm", "--reset"], "PATH and --reset cannot be used together with tt policy use."),
     ];
     for (args, message) in cases {
         let mut a = vec!["--json"];
