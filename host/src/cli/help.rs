@@ -32,6 +32,121 @@ fn subcommand_rows(cmd: &clap::Command) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Synopsis and description of each protocol command (cli.md §4); other commands use
+/// clap's `about` and a synopsis derived from their arguments.
+const PAGES: &[(&str, &str, &str)] = &[
+    (
+        "whoami",
+        "[--explain]",
+        "Show the caller's identity: the agent id tt derives from --agent, TT_HARNESS_AGENT_ID, the harness environment or the user name, with the process metadata it records. Never opens the data directory.",
+    ),
+    (
+        "list",
+        "[path] [--all]",
+        "List rooms (at most 200 without --all) with a cheap state projection; with a path, only the rooms at that path and its ancestors.",
+    ),
+    (
+        "join",
+        "[path] [--force-new]",
+        "Join (or create) the room for a path. The room is the deepest existing room among the path and its ancestors, else a new room at the workspace root; --force-new creates a nested room at the path itself.",
+    ),
+    (
+        "leave",
+        "[path]",
+        "Leave the room. A held stick is given up without a handoff; the room is deleted when no active member remains.",
+    ),
+    (
+        "kick",
+        "<agent_id> [path] [--reason TEXT] [--force]",
+        "Remove another member. Without --force only a member that is persistently gone or whose presence is stale can be kicked.",
+    ),
+    (
+        "wait",
+        "[path] [--timeout D] [--park] [--after N] [--target self]",
+        "Wait for the turn and for events addressed to you. Returns your_turn (with a guardian holding the lease), not_yet, takeover_available or closed, plus the events since your cursor. Without --timeout it waits until something happens. Act only on your_turn.",
+    ),
+    ("try", "[path] [--park] [--after N]", "One non-blocking wait attempt: exactly one poll and one event query."),
+    (
+        "take",
+        "[path] [--reason TEXT] [--operator-requested] [--force]",
+        "Take the stick over when the holder or the reserved recipient is unresponsive (or as an operator). Harness callers must give --reason unless --operator-requested is set. Alias: takeover.",
+    ),
+    (
+        "heartbeat",
+        "[path] [--lease-id L --turn-id N]",
+        "Renew the lease by hand with the recorded tokens (or the given ones). The guardian does this for you; this command is for operators and tests.",
+    ),
+    (
+        "release",
+        "[path] (--status TEXT --next-action TEXT | --stdin)",
+        "End your turn with a structured handoff. The fairest recent waiter gets the reservation; otherwise the handoff waits in the idle room for the next claimant. The path is positional only.",
+    ),
+    (
+        "pass",
+        "[agent:id] [path] (--status TEXT --next-action TEXT | --stdin)",
+        "End your turn. Without a target it is release; with a first argument containing `:` it passes the stick to that member (as tt assign).",
+    ),
+    (
+        "assign",
+        "<target|next> [path] (--status TEXT --next-action TEXT | --stdin) [--operator-requested]",
+        "Pass the stick to a member: an exact agent id, a display name or id prefix, or `next` (the fairest active member).",
+    ),
+    (
+        "health",
+        "[path] [--verbose] [--all]",
+        "One-screen room summary: state, owner, lease, your guardian, git status, whether a takeover is available and what to do next. Alias: status.",
+    ),
+    ("state", "[path] [--all]", "Room and member details with the derived room state and each member's activity."),
+    (
+        "events",
+        "[path] [--after N] [--limit N] [--all] [--wait|--follow] [--event T[,T…]] [--target self|any|ID] [--from ID] [--timeout D]",
+        "Read the room's event log (newest 50 by default, or a page after --after), or stream it with --wait (one long-poll) or --follow (until a signal).",
+    ),
+    ("msg", "<send|recv> …", "Send and read messages. Messages never grant the stick."),
+    (
+        "msg send",
+        "<recipient|room> <body…> [--interrupt] [--stdin] [--room] [--path DIR]",
+        "Send a message to a member (agent id or display name) or to the whole room. The body is the remaining arguments or stdin (at most 4096 bytes).",
+    ),
+    (
+        "msg recv",
+        "[--wait|--follow] [--from ID] [--after N] [--limit N] [--all] [--target T] [--timeout D] [--path DIR]",
+        "Read or stream the messages addressed to you (as tt events restricted to message_sent).",
+    ),
+    ("notes", "<add|list> …", "Durable, room-scoped notes outside the event stream."),
+    (
+        "notes add",
+        "<body…> [--turn N] [--stdin] [--path DIR]",
+        "Add a note (at most 16384 bytes), optionally tied to a turn.",
+    ),
+    (
+        "notes list",
+        "[--all] [--after NOTE_ID] [--limit N] [--path DIR]",
+        "List notes, oldest first (today's newest 50 by default).",
+    ),
+    (
+        "instructions",
+        "<show|edit|reset> [path] [options]",
+        "The collaboration instructions agents read: bundled, user (data directory) and project (.talking-stick/instructions.md) layers.",
+    ),
+    (
+        "instructions show",
+        "[path] [--harness H] [--scope effective|bundled|user|project]",
+        "Print the instructions for a harness (default: the caller's).",
+    ),
+    (
+        "instructions edit",
+        "[path] [--user|--project]",
+        "Create (from a template) and open a layer in $VISUAL or $EDITOR.",
+    ),
+    ("instructions reset", "[path] (--user|--project)", "Delete a layer's file."),
+    (
+        "guard",
+        "--agent A --context-path P --room-id R --lease-id L --turn-id N [--harness-…]",
+        "Internal: the lease guardian spawned after a grant. Prints READY, renews the lease every heartbeat interval and relinquishes it when the owner's harness is persistently gone.",
+    ),
+];
+
 /// Render help for `path` (empty: the general help).
 ///
 /// Errors: `cli_error` "Unknown command: <name>" for an unknown command, and
@@ -72,7 +187,7 @@ pub fn render(path: &[String]) -> Result<String, TtError> {
         synopsis.push(format!("<{}>", subs.join("|")));
     }
     let mut rows: Vec<(String, String)> = Vec::new();
-    for arg in cmd.get_arguments().filter(|a| !a.is_global_set()) {
+    for arg in cmd.get_arguments().filter(|a| !a.is_global_set() && !a.is_hide_set()) {
         let value = arg.get_value_names().and_then(|v| v.first()).map(|v| v.to_string()).unwrap_or_default();
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
         match arg.get_long() {
@@ -91,7 +206,12 @@ pub fn render(path: &[String]) -> Result<String, TtError> {
         }
     }
     synopsis.push("[options]".into());
-    let mut out = format!("Usage: tt {} {}\n\n{about}\n\n", names.join(" "), synopsis.join(" "));
+    let key = names.join(" ");
+    let (synopsis, about) = match PAGES.iter().find(|(k, _, _)| *k == key) {
+        Some((_, syn, text)) => ((*syn).to_string(), (*text).to_string()),
+        None => (synopsis.join(" "), about),
+    };
+    let mut out = format!("Usage: tt {key} {synopsis}\n\n{about}\n\n");
     if cmd.has_subcommands() {
         out.push_str(&options_block("Subcommands", &subcommand_rows(cmd)));
         out.push('\n');
