@@ -77,14 +77,24 @@ fn cycle(
     filter.target = Target::SelfOf(who.agent_id.clone());
     let poll_ms = svc.settings.wait_for_turn_poll_ms.max(1);
     loop {
-        let (r, events) = svc.poll_with_events(
+        let polled = svc.poll_with_events(
             room_id,
             who,
             mode,
             started_as_owner,
             state,
             Some((&filter, crate::service::limits::WAKE_EVENTS)),
-        )?;
+        );
+        let (r, events) = match polled {
+            Ok(found) => found,
+            // A blocking wait outlives a busy writer: the lock holder commits, the next
+            // iteration re-reads (the error is `retryable`). `tt try` reports it.
+            Err(e) if e.code == ErrorCode::DatabaseBusy && !max_wait.is_zero() && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(poll_ms).min(deadline - Instant::now()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let cursor = events.last().map_or(after, |e| e.event_seq);
         if matches!(r, PollResult::Closed { .. }) {
             return Ok(CycleResult { result: r, events, cursor, wake_reason: "closed" });

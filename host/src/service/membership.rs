@@ -265,7 +265,22 @@ impl Service {
     pub fn join(&mut self, caller: &Caller, resolved: &Resolved, force_new: bool) -> Result<Joined, TtError> {
         let ancestors: Vec<String> =
             ancestor_paths(&resolved.context_path, self.home.as_deref()).iter().map(|p| path_str(p)).collect();
-        self.preload_policies();
+        // Supersession consults the policy only for another member's stick or reservation;
+        // load the module before the write lock when such a candidate may exist (§20.5).
+        let candidates = self.read(|tx, _| {
+            for a in &ancestors {
+                if let Some(room) = tx.room_at(a)? {
+                    let held = [room.owner, room.reserved_for].into_iter().flatten();
+                    if held.filter(|id| *id != caller.agent_id).count() > 0 {
+                        return Ok(true);
+                    }
+                }
+            }
+            Ok(false)
+        })?;
+        if candidates {
+            self.preload_policies();
+        }
         let joined = self.write(|tx, d| join_tx(tx, d, caller, resolved, &ancestors, force_new))?;
         self.notify(&joined.room.room_id);
         Ok(joined)
@@ -274,7 +289,14 @@ impl Service {
     /// Re-join a known room by id (the guardian, §16.3 step 2): presence, metadata merge
     /// and supersession without path resolution. None when the room no longer exists.
     pub fn rejoin(&mut self, caller: &Caller, room_id: &str) -> Result<Option<Joined>, TtError> {
-        self.preload_policies();
+        let candidates = self.read(|tx, _| {
+            Ok(tx
+                .room(room_id)?
+                .is_some_and(|r| [r.owner, r.reserved_for].into_iter().flatten().any(|id| id != caller.agent_id)))
+        })?;
+        if candidates {
+            self.preload_policies();
+        }
         self.write(|tx, d| {
             let Some(room) = tx.room(room_id)? else { return Ok(None) };
             let path = room.canonical_path.clone();

@@ -348,8 +348,12 @@ fn grant(tx: &Tx<'_>, d: &Deps<'_>, room: &mut Room, me: &Member) -> Result<Poll
     })
 }
 
-/// Marker: the read-only evaluation found that a write is needed (§20.4).
-struct NeedWrite;
+/// Marker: the read-only evaluation found that a write is needed (§20.4); `policy`
+/// tells whether the write phase may consult a policy slot (so it is loaded first,
+/// outside the write lock).
+struct NeedWrite {
+    policy: bool,
+}
 
 /// One POLL (§10.6.1). With `writable = false` nothing is written; `Ok(Err(NeedWrite))`
 /// asks the caller to repeat the whole decision inside `BEGIN IMMEDIATE`.
@@ -370,7 +374,9 @@ fn poll_once(
         !state.touched || me.last_wait_at.is_none_or(|t| d.now - t >= ms(d.settings.wait_touch_interval_ms));
     if touch_due {
         if !writable {
-            return Ok(Err(NeedWrite));
+            let idle_with_handoff =
+                room.owner.is_none() && room.reserved_for.is_none() && room.pending_handoff_event_seq.is_some();
+            return Ok(Err(NeedWrite { policy: mode == Mode::Active && idle_with_handoff }));
         }
         me.last_seen_at = d.now;
         me.last_wait_at = Some(d.now);
@@ -408,7 +414,7 @@ fn poll_once(
                 && me.last_park_hint_event_seq != Some(p)
             {
                 if !writable {
-                    return Ok(Err(NeedWrite));
+                    return Ok(Err(NeedWrite { policy: false }));
                 }
                 me.last_park_hint_event_seq = Some(p);
                 tx.put_member(&me)?;
@@ -428,13 +434,13 @@ fn poll_once(
             return Ok(Ok(not_yet(&room, view)));
         }
         if !writable {
-            return Ok(Err(NeedWrite));
+            return Ok(Err(NeedWrite { policy: room.pending_handoff_event_seq.is_some() }));
         }
         return Ok(Ok(grant(tx, d, &mut room, &me)?));
     }
     if room.reserved_for.as_deref() == Some(caller.agent_id.as_str()) {
         if !writable {
-            return Ok(Err(NeedWrite));
+            return Ok(Err(NeedWrite { policy: false }));
         }
         return Ok(Ok(grant(tx, d, &mut room, &me)?));
     }
@@ -567,19 +573,21 @@ impl Service {
                         Some((f, limit)) => wait_events(tx, room_id, f, suppress_for, limit)?,
                         None => Vec::new(),
                     };
-                    Ok(Some((r, evs)))
+                    Ok(Ok((r, evs)))
                 }
-                Err(NeedWrite) => Ok(None),
+                Err(NeedWrite { policy }) => Ok(Err(policy)),
             }
         })?;
         let (result, evs) = match first {
-            Some(found) => found,
-            None => {
-                self.preload_policies();
+            Ok(found) => found,
+            Err(policy) => {
+                if policy {
+                    self.preload_policies();
+                }
                 let r = self.write(|tx, d| poll_once(tx, d, room_id, caller, mode, started_as_owner, &st, true))?;
                 let r = match r {
                     Ok(r) => r,
-                    Err(NeedWrite) => return Err(TtError::storage("the poll could not complete its write")),
+                    Err(NeedWrite { .. }) => return Err(TtError::storage("the poll could not complete its write")),
                 };
                 let evs = match events {
                     Some((f, limit)) => self.read(|tx, _| wait_events(tx, room_id, f, suppress_for, limit))?,

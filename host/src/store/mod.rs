@@ -18,6 +18,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Pages after which a committing connection checkpoints the WAL (SQLite's default is
+/// 1000). Every `tt` process replays the WAL when it opens the database, so it is kept
+/// short; see `docs/PERFORMANCE.md`.
+pub const WAL_AUTOCHECKPOINT_PAGES: i64 = 32;
+
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "rooms.sqlite";
 
@@ -376,6 +381,10 @@ impl Store {
             return Err(TtError::storage(format!("cannot switch `{}` to WAL mode (got {mode})", self.path.display())));
         }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Short-lived processes skip the checkpoint on close (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE),
+        // so every opener that finds no other connection replays the whole WAL to rebuild the
+        // WAL index. A small auto-checkpoint keeps that replay to a few dozen pages.
+        self.conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(())
     }
