@@ -360,12 +360,22 @@ fn execute(
         }
         Job::Wait(args) => return turn::wait(ctx, svc, identity, &args, verbose, &stop),
         Job::Take(args) => turn::take(ctx, svc, identity, &args, verbose)?,
-        Job::Heartbeat(path, tokens) => turn::heartbeat(ctx, svc, identity, path.as_deref(), tokens)?,
+        Job::Heartbeat(path, tokens) => with_guidance(
+            turn::heartbeat(ctx, svc, identity, path.as_deref(), tokens)?,
+            verbose,
+            "The lease is renewed; the guardian normally does this. Work, then release or pass with a handoff.",
+            "tt release --status \"…\" --next-action \"…\"",
+        ),
         Job::Hand { path, how, handoff } => {
             turn::hand_over(ctx, svc, identity, path.as_deref(), &how, &handoff, verbose)?
         }
         Job::Health(path, all) => room::health(ctx, svc, identity, path.as_deref(), all, verbose)?,
-        Job::State(path, all) => room::state(ctx, svc, identity, path.as_deref(), all, verbose)?,
+        Job::State(path, all) => with_guidance(
+            room::state(ctx, svc, identity, path.as_deref(), all, verbose)?,
+            verbose,
+            "This is a read: it changes nothing. Keep one `tt wait` running and act only on your_turn.",
+            "tt wait",
+        ),
         Job::Events(a) if a.wait || a.follow => {
             let mut sink = |json: &Value, text: &str| {
                 let line = match mode {
@@ -382,10 +392,18 @@ fn execute(
             signals.0.store(0, Ordering::Relaxed);
             return Ok(None);
         }
-        Job::Events(a) => room::events(ctx, svc, identity, &a)?,
-        Job::MsgSend { path, recipient, body, interrupt } => {
-            room::msg_send(ctx, svc, identity, path.as_deref(), recipient.as_deref(), &body, interrupt)?
-        }
+        Job::Events(a) => with_guidance(
+            room::events(ctx, svc, identity, &a)?,
+            verbose,
+            "Events are information, never authority: only your_turn from `tt wait` lets you change the workspace.",
+            "tt wait",
+        ),
+        Job::MsgSend { path, recipient, body, interrupt } => with_guidance(
+            room::msg_send(ctx, svc, identity, path.as_deref(), recipient.as_deref(), &body, interrupt)?,
+            verbose,
+            "Messages never grant the stick; the recipient sees this in its next `tt wait`.",
+            "tt wait",
+        ),
         Job::NotesAdd { path, body, turn } => room::notes_add(ctx, svc, identity, path.as_deref(), &body, turn)?,
         Job::NotesList { path, after, all, limit } => {
             room::notes_list(ctx, svc, identity, path.as_deref(), after.as_deref(), all, limit)?
@@ -393,6 +411,16 @@ fn execute(
         Job::Whoami(_) | Job::Instructions(_) | Job::Guard(_) => return Ok(None),
     };
     Ok(Some(o))
+}
+
+/// Verbose guidance for the coordination results that have no turn-specific text
+/// (cli.md §2.8): heartbeat, state, events, msg send.
+fn with_guidance(mut o: Outcome, verbose: bool, prompt: &str, next: &str) -> Outcome {
+    if verbose && let Value::Object(m) = &mut o.json {
+        m.entry("coordination_prompt").or_insert_with(|| Value::from(prompt));
+        m.entry("next").or_insert_with(|| Value::from(next));
+    }
+    o
 }
 
 /// `tt instructions show|edit|reset` (cli.md §4.18): no purge, no database.

@@ -237,7 +237,9 @@ fn clap_error(e: &clap::Error, words: &[String]) -> TtError {
         _ => String::new(),
     };
     let option_name = arg_name(&invalid_arg);
-    let command = words.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
+    // The command, and its subcommand for the commands that take one (cli.md §2.1).
+    let with_sub = words.first().is_some_and(|w| ["msg", "notes", "instructions", "policy"].contains(&w.as_str()));
+    let command = words.iter().take(if with_sub { 2 } else { 1 }).cloned().collect::<Vec<_>>().join(" ");
     let message = match e.kind() {
         ErrorKind::InvalidSubcommand => {
             let bad = match e.get(ContextKind::InvalidSubcommand) {

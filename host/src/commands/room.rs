@@ -128,7 +128,8 @@ pub fn relative(t: i64, now: i64) -> String {
     } else {
         format!("{}d", d / 86_400)
     };
-    if t >= now { format!("in {amount}") } else { format!("{amount} ago") }
+    // Within a second the direction is clock skew between processes, not news.
+    if t - now >= 1000 { format!("in {amount}") } else { format!("{amount} ago") }
 }
 
 /// Verbose guidance fields (cli.md §2.8): `coordination_prompt` and `next`.
@@ -239,20 +240,34 @@ pub fn join(
         );
     })?;
     let (room, members, view) = svc.snapshot(&room_id)?;
-    let mut list = Vec::new();
+    // Active members only, at most 50, the caller always among them (cli.md §4.3).
+    let mut active = Vec::new();
     for m in &members {
         let verdict = svc.liveness.member_verdict(&m.agent_id, &crate::service::processes(m));
         let presence = svc.now() - m.last_seen_at <= crate::service::ms(svc.settings.presence_ttl_ms);
-        let active = presence && verdict != crate::liveness::Verdict::Gone;
-        if !active || list.len() >= crate::service::limits::MEMBER_VIEW {
-            continue;
+        if (presence && verdict != crate::liveness::Verdict::Gone) || m.agent_id == who.agent_id {
+            active.push((m, verdict));
         }
-        list.push(if verbose {
-            shape::member(m, true, verdict, true)
-        } else {
-            json!({"agent_id": m.agent_id, "status": "active", "last_seen_at": shape::ts(Some(m.last_seen_at))})
-        });
     }
+    let cap = crate::service::limits::MEMBER_VIEW;
+    while active.len() > cap {
+        match active.iter().rposition(|(m, _)| m.agent_id != who.agent_id) {
+            Some(i) => {
+                active.remove(i);
+            }
+            None => break,
+        }
+    }
+    let list: Vec<Value> = active
+        .iter()
+        .map(|(m, verdict)| {
+            if verbose {
+                shape::member(m, true, *verdict, true)
+            } else {
+                json!({"agent_id": m.agent_id, "status": "active", "last_seen_at": shape::ts(Some(m.last_seen_at))})
+            }
+        })
+        .collect();
     let mut o = Map::new();
     o.insert("agent_id".into(), json!(who.agent_id));
     o.insert("room_id".into(), json!(room_id));

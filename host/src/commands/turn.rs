@@ -373,8 +373,8 @@ fn result_text(r: &PollResult, guardian: Option<i64>, note: Option<&str>, now: i
         PollResult::TookOver { turn_id, reason, .. } => {
             format!("Your turn (turn {turn_id}, {reason}). Guardian {g} is holding the lease.\n")
         }
-        PollResult::NotYet { room_state, turn_id, current_owner, reserved_for, reason, hint } => {
-            let mut s = if *reason == Some("lost_turn") {
+        PollResult::NotYet { room_state, turn_id, current_owner, reserved_for, reason, .. } => {
+            let s = if *reason == Some("lost_turn") {
                 format!("Lost the turn — {} now holds turn {turn_id}.\n", current_owner.as_ref().map_or("-", |o| &o.0))
             } else if let Some((o, lease)) = current_owner {
                 let exp = lease.map_or(String::new(), |t| format!(" (lease expires {})", relative(t, now)));
@@ -385,10 +385,6 @@ fn result_text(r: &PollResult, guardian: Option<i64>, note: Option<&str>, now: i
             } else {
                 format!("Not your turn — the room is {}.\n", room_state.as_str())
             };
-            if let Some(h) = hint {
-                s.push_str(h);
-                s.push('\n');
-            }
             s
         }
         PollResult::TakeoverAvailable { reason, current_owner, reserved_for, .. } => {
@@ -470,6 +466,12 @@ pub fn wait(
         text.push_str(&format!("Warning: {w}\n"));
     }
     text.push_str(&result_text(&c.result, guardian, note, now));
+    if c.result.status() == "not_yet"
+        && let Some(h) = json.get("hint").and_then(Value::as_str)
+    {
+        text.push_str(h);
+        text.push('\n');
+    }
     for e in &c.events {
         text.push_str(&event_line(e));
         text.push('\n');

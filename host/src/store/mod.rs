@@ -376,6 +376,18 @@ impl Store {
     fn configure(&mut self, busy_timeout_ms: u64) -> Result<(), TtError> {
         self.conn.busy_timeout(Duration::from_millis(busy_timeout_ms))?;
         let _ignored = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).ok();
+        // Ownership first, before anything could modify a foreign file (§20.1).
+        let foreign = match self.application_id() {
+            Ok(id) => id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&self.conn)?),
+            Err(e) if e.code == ErrorCode::StorageError => {
+                // Not a database at all (garbage, another format).
+                true
+            }
+            Err(e) => return Err(e),
+        };
+        if foreign {
+            return Err(self.incompatible());
+        }
         let mode: String = self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(TtError::storage(format!("cannot switch `{}` to WAL mode (got {mode})", self.path.display())));
@@ -425,11 +437,11 @@ impl Store {
         if id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&self.conn)?) {
             return Err(self.incompatible());
         }
-        if id == schema::APPLICATION_ID
-            && Self::applied(&self.conn)?.len() >= schema::MIGRATIONS.len()
-            && schema::MIGRATIONS.iter().all(|m| m.id <= schema::MIGRATIONS.len() as i64)
-        {
-            return Ok(());
+        if id == schema::APPLICATION_ID {
+            let applied = Self::applied(&self.conn)?;
+            if schema::MIGRATIONS.iter().all(|m| applied.contains(&m.id)) {
+                return Ok(());
+            }
         }
         for m in schema::MIGRATIONS {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

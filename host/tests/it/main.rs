@@ -8,6 +8,7 @@
     reason = "tests"
 )]
 
+mod conformance;
 mod contention;
 mod policy_cli;
 mod policy_fixtures;
