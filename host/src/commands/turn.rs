@@ -374,7 +374,7 @@ fn result_text(r: &PollResult, guardian: Option<i64>, note: Option<&str>, now: i
             format!("Your turn (turn {turn_id}, {reason}). Guardian {g} is holding the lease.\n")
         }
         PollResult::NotYet { room_state, turn_id, current_owner, reserved_for, reason, .. } => {
-            let s = if *reason == Some("lost_turn") {
+            if *reason == Some("lost_turn") {
                 format!("Lost the turn — {} now holds turn {turn_id}.\n", current_owner.as_ref().map_or("-", |o| &o.0))
             } else if let Some((o, lease)) = current_owner {
                 let exp = lease.map_or(String::new(), |t| format!(" (lease expires {})", relative(t, now)));
@@ -384,8 +384,7 @@ fn result_text(r: &PollResult, guardian: Option<i64>, note: Option<&str>, now: i
                 format!("Not your turn — turn {turn_id} is reserved for {r}{exp}.\n")
             } else {
                 format!("Not your turn — the room is {}.\n", room_state.as_str())
-            };
-            s
+            }
         }
         PollResult::TakeoverAvailable { reason, current_owner, reserved_for, .. } => {
             let who = current_owner.as_deref().or(reserved_for.as_deref()).unwrap_or("-");

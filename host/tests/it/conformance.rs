@@ -1516,7 +1516,8 @@ fn whoami_harness_env_detection() {
     // P§7.3 signals and session ids; P§7.4 metadata; P§7.5 agent_id formula.
     let p = Proto::new(&[]);
     let user = login_name();
-    let cases: [(&[(&str, &str)], &str, &str); 6] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 6] = [
         (&[("OPENCODE", "1"), ("OPENCODE_RUN_ID", "run-7"), ("OPENCODE_PID", "99")], "opencode", "harness:run-7"),
         (&[("OPENCODE", "1"), ("OPENCODE_PID", "4242")], "opencode", "harness:4242"),
         (&[("ANTIGRAVITY_AGENT", "1"), ("ANTIGRAVITY_CONVERSATION_ID", "conv")], "antigravity", "harness:conv"),
@@ -2918,10 +2919,8 @@ fn storage_file_modes() {
     assert_eq!(mode(&p.data), 0o700, "data dir");
     for f in ["rooms.sqlite", "rooms.sqlite-wal", "rooms.sqlite-shm", "cli-sessions.json"] {
         let path = p.data.join(f);
-        if f.ends_with("-wal") || f.ends_with("-shm") {
-            if !path.exists() {
-                continue;
-            }
+        if (f.ends_with("-wal") || f.ends_with("-shm")) && !path.exists() {
+            continue;
         }
         assert_eq!(mode(&path), 0o600, "{f}");
     }
