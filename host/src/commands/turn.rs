@@ -119,16 +119,60 @@ fn cycle(
     }
 }
 
-/// Persist state after a turn result: guardian spawn, repair or stop, and the session
-/// row (cli.md §3.3, protocol.md §16). Returns `(guardian_pid, repair_note)`.
+/// What a turn result does to the lease fields of the session row (cli.md §3.3).
+enum LeaseChange {
+    /// Record the lease and its guardian `(pid, start time s)`.
+    Record { lease_id: String, turn_id: i64, guardian: (i64, i64) },
+    /// Clear the lease (the recorded guardian was stopped).
+    Clear,
+    /// Leave the lease fields alone.
+    Keep,
+}
+
+/// One session-row write after a wait/try/take (cli.md §3.3): the join refresh, the
+/// cursor and the lease change together, so a grant costs one locked rewrite of
+/// `cli-sessions.json`, not three.
+fn write_row(
+    ctx: &Context,
+    svc: &mut Service,
+    agent: &str,
+    room_id: &str,
+    join: (&str, &str),
+    cursor: Option<i64>,
+    lease: &LeaseChange,
+) -> Result<(), TtError> {
+    let live = svc.read(|tx, _| tx.room_ids())?;
+    let sessions = ctx.sessions();
+    let now = sessions.now_iso();
+    sessions.update(&live, |rows| {
+        sessions::join_refresh(rows, agent, room_id, join.0, join.1, None, &now);
+        if let Some(c) = cursor {
+            sessions::record_cursor(rows, agent, room_id, c, &now);
+        }
+        match lease {
+            LeaseChange::Record { lease_id, turn_id, guardian } => {
+                sessions::record_lease(rows, agent, room_id, lease_id, *turn_id, Some(*guardian), &now);
+            }
+            LeaseChange::Clear => {
+                sessions::clear_lease(rows, agent, room_id, &now);
+            }
+            LeaseChange::Keep => {}
+        }
+    })
+}
+
+/// Guardian handling after a turn result (protocol.md §16): spawn after a grant or a
+/// takeover, repair or reuse on `already_owner`, stop on `lost_turn`. Returns the
+/// `guardian_pid`, the repair note for the text output and the session-row change; the
+/// caller writes the row. `join` = the room's `(canonical_path, workspace_root)`.
 fn settle_guardian(
     ctx: &Context,
     svc: &mut Service,
     identity: &Identity,
     room_id: &str,
-    canonical_path: &str,
+    join: (&str, &str),
     result: &PollResult,
-) -> Result<(Option<i64>, Option<&'static str>), TtError> {
+) -> Result<(Option<i64>, Option<&'static str>, LeaseChange), TtError> {
     let agent = &identity.agent_id;
     let sessions = ctx.sessions();
     match result {
@@ -146,21 +190,24 @@ fn settle_guardian(
             };
             let guardian = match guardian {
                 Some(g) => g,
-                None => spawn_or_fail(ctx, svc, identity, room_id, canonical_path, lease_id, *turn_id)?,
+                None => spawn_or_fail(ctx, svc, identity, room_id, join, lease_id, *turn_id)?,
             };
-            record(ctx, svc, agent, room_id, lease_id, *turn_id, Some(guardian))?;
-            Ok((Some(guardian.0), note))
+            let change = LeaseChange::Record { lease_id: lease_id.clone(), turn_id: *turn_id, guardian };
+            Ok((Some(guardian.0), note, change))
         }
         PollResult::YourTurn { turn_id, lease_id, .. } | PollResult::TookOver { turn_id, lease_id, .. } => {
-            let g = spawn_or_fail(ctx, svc, identity, room_id, canonical_path, lease_id, *turn_id)?;
-            record(ctx, svc, agent, room_id, lease_id, *turn_id, Some(g))?;
-            Ok((Some(g.0), None))
+            let g = spawn_or_fail(ctx, svc, identity, room_id, join, lease_id, *turn_id)?;
+            Ok((Some(g.0), None, LeaseChange::Record { lease_id: lease_id.clone(), turn_id: *turn_id, guardian: g }))
         }
         PollResult::NotYet { reason: Some("lost_turn"), .. } => {
-            stop_guardian(ctx, svc, agent, room_id)?;
-            Ok((None, None))
+            if let Some((pid, started)) =
+                sessions::find(&sessions.read(), agent, room_id).and_then(SessionRow::guardian)
+            {
+                let _ = svc.liveness.terminate_known_process(pid, started);
+            }
+            Ok((None, None, LeaseChange::Clear))
         }
-        _ => Ok((None, None)),
+        _ => Ok((None, None, LeaseChange::Keep)),
     }
 }
 
@@ -183,14 +230,14 @@ fn spawn_or_fail(
     svc: &mut Service,
     identity: &Identity,
     room_id: &str,
-    canonical_path: &str,
+    join: (&str, &str),
     lease_id: &str,
     turn_id: i64,
 ) -> Result<(i64, i64), TtError> {
-    match spawn_guardian(ctx, svc, identity, room_id, canonical_path, lease_id, turn_id) {
+    match spawn_guardian(ctx, svc, identity, room_id, join.0, lease_id, turn_id) {
         Ok(g) => Ok(g),
         Err(message) => {
-            record(ctx, svc, &identity.agent_id, room_id, lease_id, turn_id, None)?;
+            record(ctx, svc, &identity.agent_id, room_id, join, lease_id, turn_id)?;
             Err(TtError::new(ErrorCode::GuardianFailed, message)
                 .with("room_id", room_id)
                 .with("turn_id", turn_id)
@@ -202,20 +249,22 @@ fn spawn_or_fail(
     }
 }
 
+/// Record a lease without a guardian (the spawn failed, §16.2).
 fn record(
     ctx: &Context,
     svc: &mut Service,
     agent: &str,
     room_id: &str,
+    join: (&str, &str),
     lease_id: &str,
     turn_id: i64,
-    guardian: Option<(i64, i64)>,
 ) -> Result<(), TtError> {
     let live = svc.read(|tx, _| tx.room_ids())?;
     let sessions = ctx.sessions();
     let now = sessions.now_iso();
     sessions.update(&live, |rows| {
-        sessions::record_lease(rows, agent, room_id, lease_id, turn_id, guardian, &now);
+        sessions::join_refresh(rows, agent, room_id, join.0, join.1, None, &now);
+        sessions::record_lease(rows, agent, room_id, lease_id, turn_id, None, &now);
     })
 }
 
@@ -411,14 +460,17 @@ pub fn wait(
     let room_id = joined.room.room_id.clone();
     let canonical_path = joined.room.canonical_path.clone();
     let sessions = ctx.sessions();
-    let live = svc.read(|tx, _| tx.room_ids())?;
-    let now_iso = sessions.now_iso();
     let root = resolved.workspace_root.to_string_lossy().into_owned();
-    let mut stored_cursor = None;
-    sessions.update(&live, |rows| {
-        sessions::join_refresh(rows, &who.agent_id, &room_id, &canonical_path, &root, None, &now_iso);
-        stored_cursor = sessions::find(rows, &who.agent_id, &room_id).and_then(|r| r.event_cursor_seq);
-    })?;
+    let row = sessions::find(&sessions.read(), &who.agent_id, &room_id).cloned();
+    let stored_cursor = row.as_ref().and_then(|r| r.event_cursor_seq);
+    if row.as_ref().is_none_or(|r| r.canonical_path != canonical_path || r.workspace_root != root) {
+        // First wait here: record the row now; later the refresh rides on the final write.
+        let live = svc.read(|tx, _| tx.room_ids())?;
+        let now_iso = sessions.now_iso();
+        sessions.update(&live, |rows| {
+            sessions::join_refresh(rows, &who.agent_id, &room_id, &canonical_path, &root, None, &now_iso);
+        })?;
+    }
     let start = args.after.or(stored_cursor).unwrap_or(joined.cursor_event_seq);
     if start < 0 {
         return Err(TtError::new(ErrorCode::InvalidCursor, "the event cursor must be an integer ≥ 0"));
@@ -449,14 +501,18 @@ pub fn wait(
         return Ok(None);
     }
     drop(waiter);
-    if args.after.is_none() {
-        let live = svc.read(|tx, _| tx.room_ids())?;
-        let now_iso = sessions.now_iso();
-        sessions.update(&live, |rows| {
-            sessions::record_cursor(rows, &who.agent_id, &room_id, c.cursor, &now_iso);
-        })?;
-    }
-    let (guardian, note) = settle_guardian(ctx, svc, identity, &room_id, &canonical_path, &c.result)?;
+    let join = (canonical_path.as_str(), root.as_str());
+    let settled = settle_guardian(ctx, svc, identity, &room_id, join, &c.result);
+    let cursor = args.after.is_none().then_some(c.cursor);
+    let (guardian, note, change) = match settled {
+        Ok(s) => s,
+        Err(e) => {
+            // guardian_failed: the lease is recorded; still persist the cursor.
+            write_row(ctx, svc, &who.agent_id, &room_id, join, cursor, &LeaseChange::Keep)?;
+            return Err(e);
+        }
+    };
+    write_row(ctx, svc, &who.agent_id, &room_id, join, cursor, &change)?;
     let warning = (!joined.warnings.is_empty()).then(|| joined.warnings.join(" "));
     let json = wait_json(&c, guardian, warning.as_deref(), verbose);
     let now = svc.now();
@@ -522,13 +578,8 @@ pub fn take(
     let joined = svc.join(&who, &resolved, false)?;
     let room_id = joined.room.room_id.clone();
     let canonical_path = joined.room.canonical_path.clone();
-    let sessions = ctx.sessions();
-    let live = svc.read(|tx, _| tx.room_ids())?;
-    let now_iso = sessions.now_iso();
     let root = resolved.workspace_root.to_string_lossy().into_owned();
-    sessions.update(&live, |rows| {
-        sessions::join_refresh(rows, &who.agent_id, &room_id, &canonical_path, &root, None, &now_iso);
-    })?;
+    let join = (canonical_path.as_str(), root.as_str());
     let mut state = PollState::default();
     let polled = svc.poll(&room_id, &who, Mode::Active, false, &mut state)?;
     let result = match &polled {
@@ -550,7 +601,11 @@ pub fn take(
             svc.takeover(&room_id, &who, *turn_id, &reason, operator_override)?
         }
     };
-    let (guardian, _) = settle_guardian(ctx, svc, identity, &room_id, &canonical_path, &result)?;
+    let (guardian, _, change) = match settle_guardian(ctx, svc, identity, &room_id, join, &result) {
+        Ok(s) => s,
+        Err(e) => return Err(e),
+    };
+    write_row(ctx, svc, &who.agent_id, &room_id, join, None, &change)?;
     let mut m = result.to_json();
     if let Some(pid) = guardian {
         m.insert("guardian_pid".into(), json!(pid));
