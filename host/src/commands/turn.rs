@@ -601,10 +601,7 @@ pub fn take(
             svc.takeover(&room_id, &who, *turn_id, &reason, operator_override)?
         }
     };
-    let (guardian, _, change) = match settle_guardian(ctx, svc, identity, &room_id, join, &result) {
-        Ok(s) => s,
-        Err(e) => return Err(e),
-    };
+    let (guardian, _, change) = settle_guardian(ctx, svc, identity, &room_id, join, &result)?;
     write_row(ctx, svc, &who.agent_id, &room_id, join, None, &change)?;
     let mut m = result.to_json();
     if let Some(pid) = guardian {
