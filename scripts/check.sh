@@ -30,6 +30,8 @@ trap 'rm -f "$log"' EXIT
 cargo test --locked --workspace --release 2>&1 | tee "$log"
 echo "== policy conformance through tt"
 cargo run --locked --release --quiet -p stick --bin tt -- policy test policies/default.wasm | tail -n 1 | tee -a "$log"
+echo "== main job: 3 agents x 20 rounds, verified from the event log and git history"
+scripts/main-job.sh --rounds 20 | tail -n 4
 # One closing line for the whole run: the sum over every test binary.
 awk '/^test result:/ { p += $4; f += $6 } / passed, [0-9]+ failed$/ && !/^test result:/ { p += $1; f += $3 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
