@@ -18,10 +18,17 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Pages after which a committing connection checkpoints the WAL (SQLite's default is
-/// 1000). Every `tt` process replays the WAL when it opens the database, so it is kept
-/// short; see `docs/PERFORMANCE.md`.
-pub const WAL_AUTOCHECKPOINT_PAGES: i64 = 32;
+/// WAL size (bytes) above which a writer checkpoints and truncates the WAL after its
+/// commit. `tt` processes are short-lived and skip the checkpoint on close
+/// (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`, §20.1), so every process that opens the database
+/// alone rebuilds the WAL index by reading the whole WAL, and that rebuild forgets how
+/// much was already checkpointed, so SQLite's passive auto-checkpoint never restarts the
+/// log. Truncating keeps the replay (and the WAL) small; see `docs/PERFORMANCE.md`.
+pub const WAL_TRUNCATE_BYTES: u64 = 128 * 1024;
+
+/// How long the truncating checkpoint may wait for readers (ms); it is skipped, not
+/// retried, when they do not finish in time.
+const WAL_TRUNCATE_WAIT_MS: u64 = 20;
 
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "rooms.sqlite";
@@ -304,6 +311,7 @@ impl EventFilter {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    busy_timeout: Duration,
 }
 
 impl std::fmt::Debug for Store {
@@ -353,7 +361,7 @@ impl Store {
         if !existed {
             let _ignored = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
         }
-        let mut store = Store { conn, path };
+        let mut store = Store { conn, path, busy_timeout: Duration::from_millis(busy_timeout_ms) };
         store.configure(busy_timeout_ms)?;
         store.migrate()?;
         Ok(store)
@@ -393,10 +401,6 @@ impl Store {
             return Err(TtError::storage(format!("cannot switch `{}` to WAL mode (got {mode})", self.path.display())));
         }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Short-lived processes skip the checkpoint on close (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE),
-        // so every opener that finds no other connection replays the whole WAL to rebuild the
-        // WAL index. A small auto-checkpoint keeps that replay to a few dozen pages.
-        self.conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(())
     }
@@ -480,7 +484,20 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&Tx { tx: &tx })?;
         tx.commit()?;
+        self.truncate_wal_if_large();
         Ok(out)
+    }
+
+    /// After a commit: checkpoint and truncate the WAL once it exceeds
+    /// [`WAL_TRUNCATE_BYTES`]. Best effort: a busy reader makes it a no-op.
+    fn truncate_wal_if_large(&self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_TRUNCATE_BYTES) {
+            let _ = self.conn.busy_timeout(Duration::from_millis(WAL_TRUNCATE_WAIT_MS));
+            let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = self.conn.busy_timeout(self.busy_timeout);
+        }
     }
 
     /// Run `f` in one deferred (read) transaction, so a projection is internally
