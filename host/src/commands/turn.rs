@@ -292,8 +292,19 @@ fn spawn_guardian(
     lease_id: &str,
     turn_id: i64,
 ) -> Result<(i64, i64), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate the tt executable: {e}"))?;
-    let mut cmd = Command::new(exe);
+    // `/proc/self/exe` still runs this very binary after an upgrade replaced `tt` on disk
+    // (current_exe() would name the new file, or a deleted one); elsewhere current_exe().
+    let proc_self = std::path::Path::new("/proc/self/exe");
+    let exe = if proc_self.exists() {
+        proc_self.to_path_buf()
+    } else {
+        std::env::current_exe().map_err(|e| format!("cannot locate the tt executable: {e}"))?
+    };
+    let mut cmd = Command::new(&exe);
+    // argv[0] names the installed binary, so `ps` shows `…/tt guard …`.
+    if let Ok(named) = std::env::current_exe() {
+        std::os::unix::process::CommandExt::arg0(&mut cmd, named);
+    }
     cmd.args(["guard", "--agent", &identity.agent_id, "--context-path", canonical_path, "--room-id", room_id]);
     cmd.args(["--lease-id", lease_id, "--turn-id", &turn_id.to_string()]);
     let h = HarnessArgs::from_metadata(&identity.metadata);
