@@ -4,39 +4,44 @@
 use std::time::Duration;
 use stick::TtError;
 
-use clap::CommandFactory;
-use std::collections::HashSet;
-use std::sync::OnceLock;
-
-/// The long names of every value option of every command, read from the clap
-/// definitions. An unknown `--name` is not a value option, so clap reports it as unknown.
-fn value_options() -> &'static HashSet<String> {
-    static SET: OnceLock<HashSet<String>> = OnceLock::new();
-    SET.get_or_init(|| {
-        fn walk(cmd: &clap::Command, out: &mut HashSet<String>) {
-            for a in cmd.get_arguments() {
-                if let Some(long) = a.get_long()
-                    && a.get_action().takes_values()
-                    && !BOOLEANS.contains(&long)
-                {
-                    out.insert(long.to_string());
-                }
-            }
-            for sub in cmd.get_subcommands() {
-                walk(sub, out);
-            }
-        }
-        let mut out = HashSet::new();
-        walk(&super::args::Cli::command(), &mut out);
-        out
-    })
-}
+/// The long names of every value option of every command (cli.md §2.3 rule 2: every
+/// option not in the boolean set takes a value). A constant, so that parsing builds the
+/// clap command tree once; a unit test keeps it equal to the clap definitions. An
+/// unknown `--name` is not a value option, so clap reports it as unknown.
+const VALUE_OPTIONS: &[&str] = &[
+    "after",
+    "agent",
+    "context-path",
+    "event",
+    "from",
+    "harness",
+    "harness-boot-id",
+    "harness-host-id",
+    "harness-name",
+    "harness-pid",
+    "harness-process-started-at",
+    "harness-session-id",
+    "lease-id",
+    "limit",
+    "next-action",
+    "path",
+    "policy",
+    "reason",
+    "room-id",
+    "scope",
+    "status",
+    "target",
+    "timeout",
+    "turn",
+    "turn-id",
+];
 
 fn takes_value(name: &str) -> bool {
-    value_options().contains(name)
+    VALUE_OPTIONS.contains(&name)
 }
 
 /// Boolean flags (cli.md §2.4 plus the companion specs' `hook`, `reset`, and `version`).
+#[cfg(test)]
 const BOOLEANS: &[&str] = &[
     "all",
     "claim",
@@ -160,6 +165,28 @@ pub fn duration(value: Option<&str>) -> Result<Option<Duration>, TtError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn value_options_match_the_clap_definitions() {
+        fn walk(cmd: &clap::Command, out: &mut std::collections::BTreeSet<String>) {
+            for a in cmd.get_arguments() {
+                if let Some(long) = a.get_long()
+                    && a.get_action().takes_values()
+                {
+                    out.insert(long.to_string());
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, out);
+            }
+        }
+        let mut derived = std::collections::BTreeSet::new();
+        walk(&crate::cli::args::Cli::command(), &mut derived);
+        let listed: std::collections::BTreeSet<String> = VALUE_OPTIONS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(derived, listed);
+        assert!(VALUE_OPTIONS.iter().all(|v| !BOOLEANS.contains(v)));
+    }
 
     fn v(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()

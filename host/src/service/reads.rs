@@ -84,11 +84,7 @@ impl Service {
     /// The refresh of §8.1 for reading commands (state, events, notes list, msg recv,
     /// health, self long-polls): a write only when the caller is a member.
     pub fn touch_reader(&mut self, room_id: &str, caller: &Caller) -> Result<(), TtError> {
-        let is_member = self.read(|tx, _| Ok(tx.member(room_id, &caller.agent_id)?.is_some()))?;
-        if is_member {
-            self.write(|tx, d| touch_if_member(tx, d, room_id, caller))?;
-        }
-        Ok(())
+        self.write(|tx, d| touch_if_member(tx, d, room_id, caller))
     }
 
     /// `tt list` (cli.md §4.2): rooms with the cheap projection; `paths` restricts to
@@ -128,8 +124,6 @@ impl Service {
     /// The room and its members, with the full-inspection derived state, after warming
     /// the liveness cache for every member (§5.2).
     pub fn snapshot(&mut self, room_id: &str) -> Result<(Room, Vec<Member>, View), TtError> {
-        let members = self.read(|tx, _| tx.members(room_id))?;
-        self.warm(&members);
         self.read(|tx, d| {
             let room = need_room(tx, room_id)?;
             let members = tx.members(room_id)?;
@@ -141,8 +135,6 @@ impl Service {
     /// `tt state` (§10.12, cli.md §4.13): `{room, members, cursor_event_seq, hidden?}`.
     pub fn state(&mut self, room_id: &str, caller: &Caller, all: bool, verbose: bool) -> Result<Value, TtError> {
         self.touch_reader(room_id, caller)?;
-        let members = self.read(|tx, _| tx.members(room_id))?;
-        self.warm(&members);
         self.read(|tx, d| {
             let room = need_room(tx, room_id)?;
             let members = tx.members(room_id)?;
@@ -197,8 +189,6 @@ impl Service {
         if q.target != Target::Any {
             self.touch_reader(room_id, caller)?;
         }
-        let members = self.read(|tx, _| tx.members(room_id))?;
-        self.warm(&members);
         self.read(|tx, d| {
             let room = need_room(tx, room_id)?;
             let explicit = q.after.is_some() || q.limit.is_some() || q.all;
@@ -292,8 +282,11 @@ impl Service {
         if !matches!(delivery_hint, "normal" | "interrupt") {
             return Err(TtError::new(ErrorCode::InvalidDeliveryHint, "the delivery hint must be normal or interrupt"));
         }
-        let members = self.read(|tx, _| tx.members(room_id))?;
-        self.warm(&members);
+        // Recipient resolution probes members inside the write transaction: warm first.
+        if recipient.is_some() {
+            let members = self.read(|tx, _| tx.members(room_id))?;
+            self.warm(&members);
+        }
         let event = self.write(|tx, d| {
             let room = need_room(tx, room_id)?;
             if room.state == StoredState::Closed {
@@ -386,8 +379,6 @@ impl Service {
         limit: Option<i64>,
     ) -> Result<Value, TtError> {
         self.touch_reader(room_id, caller)?;
-        let members = self.read(|tx, _| tx.members(room_id))?;
-        self.warm(&members);
         self.read(|tx, d| {
             let room = need_room(tx, room_id)?;
             let notes: Vec<Note> = tx.notes(room_id)?.into_iter().filter(|n| all || n.resolved_at.is_none()).collect();
