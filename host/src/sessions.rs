@@ -297,10 +297,8 @@ impl SessionFile {
             let _ = fs::remove_file(&tmp);
             return Err(storage("cannot write the session file", &self.path, &e));
         }
-        // Make the rename durable; failure here loses nothing already acknowledged.
-        if let Ok(d) = fs::File::open(self.dir()) {
-            let _ = d.sync_all();
-        }
+        // No directory fsync: the database is authoritative, and a rename lost to a power
+        // failure only loses a hint that the next `tt wait` rebuilds (protocol.md §20.6).
         Ok(())
     }
 }
@@ -309,7 +307,7 @@ impl SessionFile {
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     f.write_all(bytes)?;
-    f.sync_all()
+    f.sync_data()
 }
 
 /// Whether the lock directory's modification time is more than 30 s in the past (by the
