@@ -89,7 +89,7 @@ pub fn prescan(args: &[String]) -> Result<(), TtError> {
 }
 
 /// Commands whose next non-option token is a subcommand (cli.md §2.1).
-const WITH_SUBCOMMAND: &[&str] = &["msg", "notes", "instructions", "policy"];
+pub(crate) const WITH_SUBCOMMAND: &[&str] = &["msg", "notes", "instructions", "policy"];
 
 /// Rebuild the argument list so that clap sees `<command> [<subcommand>] <options…> --
 /// <positionals…>`: options and positionals may be interleaved (§2.1), any token that

@@ -241,14 +241,11 @@ pub fn join(
     })?;
     let (room, members, view) = svc.snapshot(&room_id)?;
     // Active members only, at most 50, the caller always among them (cli.md §4.3).
-    let mut active = Vec::new();
-    for m in &members {
-        let verdict = svc.liveness.member_verdict(&m.agent_id, &crate::service::processes(m));
-        let presence = svc.now() - m.last_seen_at <= crate::service::ms(svc.settings.presence_ttl_ms);
-        if (presence && verdict != crate::liveness::Verdict::Gone) || m.agent_id == who.agent_id {
-            active.push((m, verdict));
-        }
-    }
+    let mut active: Vec<(&crate::store::Member, crate::liveness::Verdict)> = members
+        .iter()
+        .filter(|(m, is_active, _)| *is_active || m.agent_id == who.agent_id)
+        .map(|(m, _, verdict)| (m, *verdict))
+        .collect();
     let cap = crate::service::limits::MEMBER_VIEW;
     while active.len() > cap {
         match active.iter().rposition(|(m, _)| m.agent_id != who.agent_id) {
@@ -679,18 +676,12 @@ pub fn health(
     svc.touch_reader(&room_id, &who)?;
     let (room, members, view) = svc.snapshot(&room_id)?;
     let me = who.agent_id.as_str();
-    let is_member = members.iter().any(|m| m.agent_id == me);
+    let is_member = members.iter().any(|(m, _, _)| m.agent_id == me);
     let you_own = room.owner.as_deref() == Some(me);
     let guardian = row.as_ref().and_then(SessionRow::guardian);
     let (g_status, g_pid) = match guardian {
         Some((pid, started)) => {
-            let machine = svc.liveness.machine().clone();
-            let v = svc.liveness.process_verdict(&crate::liveness::ProcessRef {
-                host_id: Some(machine.host_id),
-                boot_id: machine.boot_id,
-                pid: Some(pid),
-                started_at: Some(started),
-            });
+            let v = svc.liveness.local_process_verdict(pid, started);
             (v.as_str(), Some(pid))
         }
         None => ("not_recorded", None),
@@ -716,7 +707,6 @@ pub fn health(
     if let Some(r) = offer {
         takeover.insert("reason".into(), json!(r));
     }
-    let shown_members: Vec<&crate::store::Member> = members.iter().collect();
     let mut o = Map::new();
     o.insert(
         "room".into(),
@@ -733,7 +723,7 @@ pub fn health(
     o.insert("next_action".into(), json!(next_action));
     let omitted = if verbose { 0 } else { members.len() };
     if verbose {
-        let state = svc.state(&room_id, &who, all, true)?;
+        let state = svc.state_view(&room_id, me, all, true)?;
         let listed = state.get("members").cloned().unwrap_or(json!([]));
         let listed_n = listed.as_array().map_or(0, Vec::len);
         o.insert("members".into(), listed);
@@ -743,7 +733,7 @@ pub fn health(
             None => Value::Null,
         };
         o.insert("pending_handoff".into(), pending);
-        o.insert("cursor_event_seq".into(), json!(svc.max_event_seq(&room_id)?));
+        o.insert("cursor_event_seq".into(), state.get("cursor_event_seq").cloned().unwrap_or(json!(0)));
         o.insert(
             "local".into(),
             json!({"agent_id": me, "session_kind": who.metadata.session_kind, "data_dir": ctx.data_dir.to_string_lossy()}),
@@ -781,7 +771,7 @@ pub fn health(
             resolved.workspace_root.display()
         ));
         text.push_str("Members:\n");
-        for m in &shown_members {
+        for (m, _, _) in &members {
             text.push_str(&format!("  • {}\n", m.agent_id));
         }
     }

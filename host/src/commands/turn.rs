@@ -6,7 +6,7 @@ use super::room::{self, elide_events, event_line, lookup_room, relative};
 use super::{Context, Outcome, caller};
 use crate::error::{ErrorCode, TtError};
 use crate::identity::{HarnessArgs, Identity};
-use crate::liveness::{ProcessRef, Verdict};
+use crate::liveness::Verdict;
 use crate::service::turn::{GrantReason, Mode, PollResult, PollState};
 use crate::service::{Caller, Service};
 use crate::sessions::{self, SessionRow};
@@ -121,8 +121,9 @@ fn cycle(
 
 /// What a turn result does to the lease fields of the session row (cli.md §3.3).
 enum LeaseChange {
-    /// Record the lease and its guardian `(pid, start time s)`.
-    Record { lease_id: String, turn_id: i64, guardian: (i64, i64) },
+    /// Record the lease and its guardian `(pid, start time s)`; None when the guardian
+    /// could not be started (§16.2).
+    Record { lease_id: String, turn_id: i64, guardian: Option<(i64, i64)> },
     /// Clear the lease (the recorded guardian was stopped).
     Clear,
     /// Leave the lease fields alone.
@@ -151,7 +152,7 @@ fn write_row(
         }
         match lease {
             LeaseChange::Record { lease_id, turn_id, guardian } => {
-                sessions::record_lease(rows, agent, room_id, lease_id, *turn_id, Some(*guardian), &now);
+                sessions::record_lease(rows, agent, room_id, lease_id, *turn_id, *guardian, &now);
             }
             LeaseChange::Clear => {
                 sessions::clear_lease(rows, agent, room_id, &now);
@@ -182,7 +183,7 @@ fn settle_guardian(
                 .as_ref()
                 .filter(|r| r.lease_id.as_deref() == Some(lease_id.as_str()))
                 .and_then(SessionRow::guardian);
-            let verdict = recorded.map(|(pid, started)| guardian_verdict(svc, pid, started));
+            let verdict = recorded.map(|(pid, started)| svc.liveness.local_process_verdict(pid, started));
             let (guardian, note) = match (recorded, verdict) {
                 (Some((pid, started)), Some(Verdict::Alive | Verdict::Unknown)) => (Some((pid, started)), None),
                 (Some(_), _) => (None, Some("prior guardian was gone; spawned replacement")),
@@ -192,12 +193,17 @@ fn settle_guardian(
                 Some(g) => g,
                 None => spawn_or_fail(ctx, svc, identity, room_id, join, lease_id, *turn_id)?,
             };
-            let change = LeaseChange::Record { lease_id: lease_id.clone(), turn_id: *turn_id, guardian };
+            let change =
+                LeaseChange::Record { lease_id: lease_id.clone(), turn_id: *turn_id, guardian: Some(guardian) };
             Ok((Some(guardian.0), note, change))
         }
         PollResult::YourTurn { turn_id, lease_id, .. } | PollResult::TookOver { turn_id, lease_id, .. } => {
             let g = spawn_or_fail(ctx, svc, identity, room_id, join, lease_id, *turn_id)?;
-            Ok((Some(g.0), None, LeaseChange::Record { lease_id: lease_id.clone(), turn_id: *turn_id, guardian: g }))
+            Ok((
+                Some(g.0),
+                None,
+                LeaseChange::Record { lease_id: lease_id.clone(), turn_id: *turn_id, guardian: Some(g) },
+            ))
         }
         PollResult::NotYet { reason: Some("lost_turn"), .. } => {
             if let Some((pid, started)) =
@@ -209,18 +215,6 @@ fn settle_guardian(
         }
         _ => Ok((None, None, LeaseChange::Keep)),
     }
-}
-
-/// The §6.4 guardian-liveness check: §6.3 steps 2–8 on the recorded pid and start time,
-/// with the current host and boot.
-fn guardian_verdict(svc: &mut Service, pid: i64, started_at: i64) -> Verdict {
-    let machine = svc.liveness.machine().clone();
-    svc.liveness.process_verdict(&ProcessRef {
-        host_id: Some(machine.host_id),
-        boot_id: machine.boot_id,
-        pid: Some(pid),
-        started_at: Some(started_at),
-    })
 }
 
 /// Spawn the guardian; on failure record the lease without a guardian and fail with
@@ -237,7 +231,8 @@ fn spawn_or_fail(
     match spawn_guardian(ctx, svc, identity, room_id, join.0, lease_id, turn_id) {
         Ok(g) => Ok(g),
         Err(message) => {
-            record(ctx, svc, &identity.agent_id, room_id, join, lease_id, turn_id)?;
+            let unguarded = LeaseChange::Record { lease_id: lease_id.to_string(), turn_id, guardian: None };
+            write_row(ctx, svc, &identity.agent_id, room_id, join, None, &unguarded)?;
             Err(TtError::new(ErrorCode::GuardianFailed, message)
                 .with("room_id", room_id)
                 .with("turn_id", turn_id)
@@ -247,25 +242,6 @@ fn spawn_or_fail(
                 ))
         }
     }
-}
-
-/// Record a lease without a guardian (the spawn failed, §16.2).
-fn record(
-    ctx: &Context,
-    svc: &mut Service,
-    agent: &str,
-    room_id: &str,
-    join: (&str, &str),
-    lease_id: &str,
-    turn_id: i64,
-) -> Result<(), TtError> {
-    let live = svc.read(|tx, _| tx.room_ids())?;
-    let sessions = ctx.sessions();
-    let now = sessions.now_iso();
-    sessions.update(&live, |rows| {
-        sessions::join_refresh(rows, agent, room_id, join.0, join.1, None, &now);
-        sessions::record_lease(rows, agent, room_id, lease_id, turn_id, None, &now);
-    })
 }
 
 /// Stop the recorded guardian of `(agent, room)` and clear the lease (§16.4).

@@ -149,7 +149,13 @@ impl Deps<'_> {
 
     /// `member_active(m)` (§6.7).
     pub fn member_active(&mut self, m: &Member) -> bool {
-        self.presence_recent(m) && self.verdict(m) != Verdict::Gone
+        self.activity(m).0
+    }
+
+    /// `(member_active(m), liveness(m))`: the `status` and `liveness` a read reports.
+    pub fn activity(&mut self, m: &Member) -> (bool, Verdict) {
+        let verdict = self.verdict(m);
+        (self.presence_recent(m) && verdict != Verdict::Gone, verdict)
     }
 
     /// The derived state (§5.2). `full` = full inspection (reads); inside a write

@@ -4,6 +4,7 @@
 
 use super::{Caller, Deps, Service, View, limits, need_room, not_a_member, shape};
 use crate::error::{ErrorCode, TtError};
+use crate::liveness::Verdict;
 use crate::store::{Event, EventFilter, Member, NewEvent, Note, Room, StoredState, Target, Tx};
 use serde_json::{Map, Value, json};
 
@@ -123,18 +124,34 @@ impl Service {
 
     /// The room and its members, with the full-inspection derived state, after warming
     /// the liveness cache for every member (§5.2).
-    pub fn snapshot(&mut self, room_id: &str) -> Result<(Room, Vec<Member>, View), TtError> {
+    /// Each member comes with `(member_active, liveness)`.
+    #[allow(clippy::type_complexity, reason = "a one-use tuple of the read's three parts")]
+    pub fn snapshot(&mut self, room_id: &str) -> Result<(Room, Vec<(Member, bool, Verdict)>, View), TtError> {
         self.read(|tx, d| {
             let room = need_room(tx, room_id)?;
             let members = tx.members(room_id)?;
             let view = d.derive(&room, &members, true);
-            Ok((room, members, view))
+            let rated = members
+                .into_iter()
+                .map(|m| {
+                    let (active, verdict) = d.activity(&m);
+                    (m, active, verdict)
+                })
+                .collect();
+            Ok((room, rated, view))
         })
     }
 
-    /// `tt state` (§10.12, cli.md §4.13): `{room, members, cursor_event_seq, hidden?}`.
+    /// `tt state` (§10.12, cli.md §4.13): the presence touch of §8.1, then
+    /// [`Service::state_view`].
     pub fn state(&mut self, room_id: &str, caller: &Caller, all: bool, verbose: bool) -> Result<Value, TtError> {
         self.touch_reader(room_id, caller)?;
+        self.state_view(room_id, &caller.agent_id, all, verbose)
+    }
+
+    /// The `tt state` object without any write: `{room, members, cursor_event_seq,
+    /// hidden?}`; `me` is never dropped from the horizon view.
+    pub fn state_view(&mut self, room_id: &str, me: &str, all: bool, verbose: bool) -> Result<Value, TtError> {
         self.read(|tx, d| {
             let room = need_room(tx, room_id)?;
             let members = tx.members(room_id)?;
@@ -143,7 +160,7 @@ impl Service {
             let keep = |m: &Member| {
                 Some(m.agent_id.as_str()) == room.owner.as_deref()
                     || Some(m.agent_id.as_str()) == room.reserved_for.as_deref()
-                    || m.agent_id == caller.agent_id
+                    || m.agent_id == me
             };
             let shown: Vec<&Member> = if all {
                 members.iter().collect()
@@ -161,8 +178,7 @@ impl Service {
             };
             let mut list = Vec::new();
             for m in &shown {
-                let verdict = d.verdict(m);
-                let active = d.presence_recent(m) && verdict != crate::liveness::Verdict::Gone;
+                let (active, verdict) = d.activity(m);
                 list.push(shape::member(m, active, verdict, verbose));
             }
             let mut obj = Map::new();

@@ -445,45 +445,71 @@ fn poll_once(
         return Ok(Ok(grant(tx, d, &mut room, &me)?));
     }
     let view = d.derive(&room, &members, false);
-    if let Some(r) = room.reserved_for.clone() {
-        if view == View::RecipientGone && claim_takeover_eligible(tx, d, &room, &members, &caller.agent_id)? {
-            return Ok(Ok(PollResult::TakeoverAvailable {
-                room_id: room.room_id,
-                turn_id: room.turn_id,
-                room_state: View::RecipientGone,
-                reason: "recipient_gone",
-                current_owner: None,
-                reserved_for: Some(r),
-            }));
-        }
-        if d.expired(room.claim_expires_at) && claim_takeover_eligible(tx, d, &room, &members, &caller.agent_id)? {
-            return Ok(Ok(PollResult::TakeoverAvailable {
-                room_id: room.room_id,
-                turn_id: room.turn_id,
-                room_state: View::Reserved,
-                reason: "claim_timeout",
-                current_owner: None,
-                reserved_for: Some(r),
-            }));
-        }
-        return Ok(Ok(not_yet(&room, view)));
-    }
-    if room.owner.as_deref() != Some(caller.agent_id.as_str()) {
-        let (state, reason) = match view {
-            View::OwnerGone => (View::OwnerGone, "owner_gone"),
-            View::StaleOwner => (View::StaleOwner, "owner_timeout"),
-            _ => return Ok(Ok(not_yet(&room, view))),
-        };
+    if let Some((room_state, reason)) = offer(tx, d, &room, &members, view, &caller.agent_id)? {
+        // A stored room has an owner or a recipient, never both (§5.1).
         return Ok(Ok(PollResult::TakeoverAvailable {
             room_id: room.room_id.clone(),
             turn_id: room.turn_id,
-            room_state: state,
+            room_state,
             reason,
             current_owner: room.owner.clone(),
-            reserved_for: None,
+            reserved_for: room.reserved_for.clone(),
         }));
     }
     Ok(Ok(not_yet(&room, view)))
+}
+
+/// The takeover open to `caller` on the derived `view` (§10.6.1, §12.2): the room state
+/// to report and the kind, or None. Shared by the poll and `tt health`.
+fn offer(
+    tx: &Tx<'_>,
+    d: &mut Deps<'_>,
+    room: &Room,
+    members: &[Member],
+    view: View,
+    caller: &str,
+) -> Result<Option<(View, &'static str)>, TtError> {
+    match (&room.owner, &room.reserved_for) {
+        (None, Some(r)) if r != caller => {
+            if view == View::RecipientGone && claim_takeover_eligible(tx, d, room, members, caller)? {
+                return Ok(Some((View::RecipientGone, "recipient_gone")));
+            }
+            if d.expired(room.claim_expires_at) && claim_takeover_eligible(tx, d, room, members, caller)? {
+                return Ok(Some((View::Reserved, "claim_timeout")));
+            }
+            Ok(None)
+        }
+        (Some(o), _) if o != caller => Ok(match view {
+            View::OwnerGone => Some((View::OwnerGone, "owner_gone")),
+            View::StaleOwner => Some((View::StaleOwner, "owner_timeout")),
+            _ => None,
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// The 0-based rank of `agent` among the room's members (§11.1).
+fn rank_of(members: &[Member], agent: &str) -> Option<u32> {
+    members.iter().position(|m| m.agent_id == agent).and_then(|r| u32::try_from(r).ok())
+}
+
+/// `select_next_holder` input (§11.3, §11.5) after `caller`.
+fn selection_input(
+    d: &Deps<'_>,
+    purpose: n::Purpose,
+    caller: &str,
+    members: &[Member],
+    candidates: Vec<n::Candidate>,
+) -> n::SelectionInput {
+    n::SelectionInput {
+        purpose,
+        now_ms: d.now_u64(),
+        after: Some(n::AgentRef { agent_id: caller.to_string(), rank: rank_of(members, caller) }),
+        member_count: u32::try_from(members.len()).unwrap_or(u32::MAX),
+        candidates,
+        presence_ttl_ms: d.settings.presence_ttl_ms,
+        waiter_grace_ms: d.settings.waiter_grace_ms,
+    }
 }
 
 fn already_owner(room: &Room) -> PollResult {
@@ -527,10 +553,7 @@ fn should_defer(
     pending_seq: i64,
 ) -> Result<bool, TtError> {
     let prior = tx.event(pending_seq)?.and_then(|e| e.from_agent_id);
-    let prior_owner = prior.map(|id| {
-        let rank = members.iter().position(|m| m.agent_id == id).and_then(|r| u32::try_from(r).ok());
-        n::AgentRef { agent_id: id, rank }
-    });
+    let prior_owner = prior.map(|id| n::AgentRef { rank: rank_of(members, &id), agent_id: id });
     let candidates = d.candidates(tx, room, members, true)?;
     let input = n::DeferralInput {
         now_ms: d.now_u64(),
@@ -657,23 +680,7 @@ impl Service {
             }
             let members = tx.members(room_id)?;
             let view = d.derive(&room, &members, false);
-            match (&room.owner, &room.reserved_for) {
-                (None, Some(r)) if r != caller => {
-                    if view == View::RecipientGone && claim_takeover_eligible(tx, d, &room, &members, caller)? {
-                        return Ok(Some("recipient_gone"));
-                    }
-                    if d.expired(room.claim_expires_at) && claim_takeover_eligible(tx, d, &room, &members, caller)? {
-                        return Ok(Some("claim_timeout"));
-                    }
-                    Ok(None)
-                }
-                (Some(o), _) if o != caller => Ok(match view {
-                    View::OwnerGone => Some("owner_gone"),
-                    View::StaleOwner => Some("owner_timeout"),
-                    _ => None,
-                }),
-                _ => Ok(None),
-            }
+            Ok(offer(tx, d, &room, &members, view, caller)?.map(|(_, kind)| kind))
         })
     }
 
@@ -710,68 +717,7 @@ impl Service {
         turn_id: i64,
         handoff: &Value,
     ) -> Result<(Option<String>, Event), TtError> {
-        validate_handoff(handoff)?;
-        self.warm_holders(room_id)?;
-        self.preload_policies();
-        let out = self.write(|tx, d| {
-            let mut room = need_room(tx, room_id)?;
-            let members = tx.members(room_id)?;
-            fence(d, &room, &members, &caller.agent_id, lease_id, turn_id)?;
-            let mut me = members
-                .iter()
-                .find(|m| m.agent_id == caller.agent_id)
-                .cloned()
-                .ok_or_else(|| not_a_member(&caller.agent_id, "the caller is not a member of this room"))?;
-            d.touch(&room, &mut me, &caller.metadata);
-            tx.put_member(&me)?;
-            let event = tx.append_event(&NewEvent {
-                room_id,
-                turn_id: room.turn_id,
-                event_type: "release",
-                from: Some(&caller.agent_id),
-                to: None,
-                handoff: Some(handoff),
-                reason: None,
-                payload: None,
-                created_at: d.now,
-            })?;
-            let members = tx.members(room_id)?;
-            let candidates = d.candidates(tx, &room, &members, false)?;
-            let input = n::SelectionInput {
-                purpose: n::Purpose::Release,
-                now_ms: d.now_u64(),
-                after: Some(n::AgentRef {
-                    agent_id: caller.agent_id.clone(),
-                    rank: members
-                        .iter()
-                        .position(|m| m.agent_id == caller.agent_id)
-                        .and_then(|r| u32::try_from(r).ok()),
-                }),
-                member_count: u32::try_from(members.len()).unwrap_or(u32::MAX),
-                candidates,
-                presence_ttl_ms: d.settings.presence_ttl_ms,
-                waiter_grace_ms: d.settings.waiter_grace_ms,
-            };
-            let next = d.policies.select_next_holder(&input);
-            room.owner = None;
-            room.lease_id = None;
-            room.lease_expires_at = None;
-            room.reserved_for.clone_from(&next);
-            room.claim_expires_at = next.as_ref().map(|_| d.now.saturating_add(ms(d.settings.claim_ttl_ms)));
-            room.pending_handoff_event_seq = Some(event.event_seq);
-            room.state = if next.is_some() { StoredState::Reserved } else { StoredState::Idle };
-            if let Some(next) = &next
-                && let Some(m) = members.iter().find(|m| &m.agent_id == next)
-            {
-                room.sequence_index = m.ordinal;
-            }
-            room.updated_at = d.now;
-            tx.update_room(&room)?;
-            remerge_guardian_row(tx, d, &room, caller)?;
-            Ok((next, event))
-        })?;
-        self.notify(room_id);
-        Ok(out)
+        self.end_turn(room_id, caller, (lease_id, turn_id), None, handoff)
     }
 
     /// Pass (§10.8). Errors: as release, plus `invalid_input` (pass to oneself) and
@@ -785,31 +731,35 @@ impl Service {
         to: &str,
         handoff: &Value,
     ) -> Result<Event, TtError> {
+        self.end_turn(room_id, caller, (lease_id, turn_id), Some(to), handoff).map(|(_, e)| e)
+    }
+
+    /// Release (`to` None: the fair successor, or nobody) or pass (`to`): one
+    /// transaction doing §10.8 steps 1–4.
+    fn end_turn(
+        &mut self,
+        room_id: &str,
+        caller: &Caller,
+        (lease_id, turn_id): (&str, i64),
+        to: Option<&str>,
+        handoff: &Value,
+    ) -> Result<(Option<String>, Event), TtError> {
         validate_handoff(handoff)?;
         self.warm_holders(room_id)?;
-        let target_row = self.read(|tx, _| tx.member(room_id, to))?;
-        if let Some(t) = &target_row {
-            self.warm(std::slice::from_ref(t));
+        match to {
+            Some(to) => {
+                let target = self.read(|tx, _| tx.member(room_id, to))?;
+                self.warm(target.as_slice());
+            }
+            None => self.preload_policies(),
         }
         let out = self.write(|tx, d| {
             let mut room = need_room(tx, room_id)?;
             let members = tx.members(room_id)?;
             fence(d, &room, &members, &caller.agent_id, lease_id, turn_id)?;
-            if to == caller.agent_id {
-                return Err(TtError::new(ErrorCode::InvalidInput, "Cannot pass the stick to yourself; use release.")
-                    .with("field", "to_agent_id"));
-            }
-            let target = members.iter().find(|m| m.agent_id == to).cloned();
-            let active = match &target {
-                Some(t) => d.member_active(t),
-                None => false,
-            };
-            let Some(target) = target.filter(|_| active) else {
-                return Err(TtError::new(
-                    ErrorCode::UnknownMember,
-                    "pass target must be an active, turn-taking room member.",
-                )
-                .with("to_agent_id", to));
+            let target = match to {
+                Some(to) => Some(pass_target(d, &members, &caller.agent_id, to)?),
+                None => None,
             };
             let mut me = members
                 .iter()
@@ -821,26 +771,38 @@ impl Service {
             let event = tx.append_event(&NewEvent {
                 room_id,
                 turn_id: room.turn_id,
-                event_type: "pass",
+                event_type: if to.is_some() { "pass" } else { "release" },
                 from: Some(&caller.agent_id),
-                to: Some(to),
+                to,
                 handoff: Some(handoff),
                 reason: None,
                 payload: None,
                 created_at: d.now,
             })?;
+            let next = match target {
+                Some(t) => Some(t),
+                None => {
+                    let members = tx.members(room_id)?;
+                    let candidates = d.candidates(tx, &room, &members, false)?;
+                    let input = selection_input(d, n::Purpose::Release, &caller.agent_id, &members, candidates);
+                    let chosen = d.policies.select_next_holder(&input);
+                    chosen.and_then(|id| members.into_iter().find(|m| m.agent_id == id))
+                }
+            };
             room.owner = None;
             room.lease_id = None;
             room.lease_expires_at = None;
-            room.reserved_for = Some(to.to_string());
-            room.claim_expires_at = Some(d.now.saturating_add(ms(d.settings.claim_ttl_ms)));
+            room.reserved_for = next.as_ref().map(|m| m.agent_id.clone());
+            room.claim_expires_at = next.as_ref().map(|_| d.now.saturating_add(ms(d.settings.claim_ttl_ms)));
             room.pending_handoff_event_seq = Some(event.event_seq);
-            room.state = StoredState::Reserved;
-            room.sequence_index = target.ordinal;
+            room.state = if next.is_some() { StoredState::Reserved } else { StoredState::Idle };
+            if let Some(m) = &next {
+                room.sequence_index = m.ordinal;
+            }
             room.updated_at = d.now;
             tx.update_room(&room)?;
             remerge_guardian_row(tx, d, &room, caller)?;
-            Ok(event)
+            Ok((room.reserved_for.clone(), event))
         })?;
         self.notify(room_id);
         Ok(out)
@@ -878,18 +840,7 @@ impl Service {
             let all = d.candidates(tx, &room, &members, false)?;
             let candidates: Vec<n::Candidate> =
                 all.into_iter().filter(|c| chosen.iter().any(|m| m.agent_id == c.agent_id)).collect();
-            let input = n::SelectionInput {
-                purpose: n::Purpose::Assign,
-                now_ms: d.now_u64(),
-                after: Some(n::AgentRef {
-                    agent_id: caller.to_string(),
-                    rank: members.iter().position(|m| m.agent_id == caller).and_then(|r| u32::try_from(r).ok()),
-                }),
-                member_count: u32::try_from(members.len()).unwrap_or(u32::MAX),
-                candidates,
-                presence_ttl_ms: d.settings.presence_ttl_ms,
-                waiter_grace_ms: d.settings.waiter_grace_ms,
-            };
+            let input = selection_input(d, n::Purpose::Assign, caller, &members, candidates);
             d.policies.select_next_holder(&input).ok_or_else(none)
         })
     }
@@ -1078,6 +1029,20 @@ fn eligibility(
         }
     }
     Err(TtError::new(ErrorCode::TakeoverNotAvailable, "No takeover timeout is currently available for this room."))
+}
+
+/// The target of a pass (§10.8 pass step 1): not the caller (`invalid_input`), an active
+/// member (`unknown_member`).
+fn pass_target(d: &mut Deps<'_>, members: &[Member], caller: &str, to: &str) -> Result<Member, TtError> {
+    if to == caller {
+        return Err(TtError::new(ErrorCode::InvalidInput, "Cannot pass the stick to yourself; use release.")
+            .with("field", "to_agent_id"));
+    }
+    match members.iter().find(|m| m.agent_id == to) {
+        Some(t) if d.member_active(t) => Ok(t.clone()),
+        _ => Err(TtError::new(ErrorCode::UnknownMember, "pass target must be an active, turn-taking room member.")
+            .with("to_agent_id", to)),
+    }
 }
 
 /// After a release or pass by a caller whose stored row is the guardian's

@@ -436,12 +436,10 @@ impl Store {
         Ok(ids)
     }
 
+    /// Run pending migrations; `configure` has refused foreign files already, and the
+    /// check is repeated under the write lock for a concurrent opener.
     fn migrate(&mut self) -> Result<(), TtError> {
-        let id = self.application_id()?;
-        if id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&self.conn)?) {
-            return Err(self.incompatible());
-        }
-        if id == schema::APPLICATION_ID {
+        if self.application_id()? == schema::APPLICATION_ID {
             let applied = Self::applied(&self.conn)?;
             if schema::MIGRATIONS.iter().all(|m| applied.contains(&m.id)) {
                 return Ok(());
