@@ -1,12 +1,17 @@
-//! Link `tt` as a position-dependent executable on Linux: a PIE build of this binary
-//! carries ~26 000 relative relocations (wasmtime, clap, rusqlite) that the dynamic
-//! loader applies, touching ~100 extra pages, on every start. `tt` is started many times
-//! a minute and its whole-process time is a protocol target (docs/PERFORMANCE.md);
-//! `-no-pie` resolves them at link time and cuts about 1 ms from every invocation.
+//! Linking of `tt` on Linux. The default build is static and non-PIE: `.cargo/config.toml`
+//! sets `+crt-static` and `relocation-model=static` for the host's own triple, which skips
+//! the dynamic loader on every start (docs/PERFORMANCE.md). When those flags are not in
+//! effect (an explicit `--target` for another triple, or a RUSTFLAGS variable), `tt` is
+//! still linked as a position-dependent executable: a PIE build of this binary carries
+//! ~26 000 relative relocations (wasmtime, clap, rusqlite) that the dynamic loader applies,
+//! touching ~100 extra pages, on every start; `-no-pie` resolves them at link time and
+//! cuts about 1 ms from every invocation. A static build must not get `-no-pie` (the
+//! static-pie start-up code would run unrelocated).
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux") {
+    let static_crt = std::env::var("CARGO_CFG_TARGET_FEATURE").is_ok_and(|f| f.split(',').any(|f| f == "crt-static"));
+    if std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux") && !static_crt {
         println!("cargo:rustc-link-arg-bin=tt=-no-pie");
     }
 }

@@ -20,7 +20,7 @@ wasm_env "$root" fixture-build "$mode" tests/fixtures/modules
 # The components, one cargo feature each; the feature name is the file name.
 fixtures=(wrong-version changed-signature superset busy-loop panic memory-hog extra-import)
 for f in "${fixtures[@]}"; do
-  cargo build --locked --quiet -p stick-policy-fixtures --target wasm32-wasip2 --profile wasm \
+  cargo rustc --locked --quiet -p stick-policy-fixtures --lib --crate-type cdylib --target wasm32-wasip2 --profile wasm \
     --no-default-features --features "$f"
   cp "$CARGO_TARGET_DIR/wasm32-wasip2/wasm/stick_policy_fixtures.wasm" "$out/$f.wasm"
 done

@@ -17,7 +17,7 @@ mode=${1:-build}
 wasm_env "$root" policy-build "$mode" policies
 
 build() { # build FEATURES OUTPUT
-  cargo build --locked --quiet -p stick-policy --target wasm32-wasip2 --profile wasm $1
+  cargo rustc --locked --quiet -p stick-policy --lib --crate-type cdylib --target wasm32-wasip2 --profile wasm $1
   cp "$CARGO_TARGET_DIR/wasm32-wasip2/wasm/stick_policy.wasm" "$2"
 }
 build "" "$out/default.wasm"

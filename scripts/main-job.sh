@@ -24,4 +24,7 @@ fi
 # Build from the workspace (so rust-toolchain.toml applies); run from the caller's directory (so a
 # relative --data-dir means what the caller meant).
 (cd "$root" && cargo build --locked --release -p stick --quiet --bin tt --example main_job)
-exec "$root/target/release/examples/main_job" --tt "$root/target/release/tt" "$@"
+# .cargo/config.toml builds for the host's triple, named explicitly: target/<triple>/release.
+triple=$(rustc -vV | sed -n 's/^host: //p')
+bin="$root/target/$triple/release"
+exec "$bin/examples/main_job" --tt "$bin/tt" "$@"

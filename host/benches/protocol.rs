@@ -85,7 +85,7 @@ fn note_guardian(v: &Value) {
 }
 
 /// The `tt` under test: a private copy of the release binary (a concurrent `cargo build`
-/// replacing `target/release/tt` would otherwise break the guardian spawns, which
+/// replacing `target/<triple>/release/tt` would otherwise break the guardian spawns, which
 /// re-execute `/proc/self/exe`).
 static TT_EXE: OnceLock<PathBuf> = OnceLock::new();
 

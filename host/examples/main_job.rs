@@ -66,7 +66,7 @@ at once.
   --keep           keep the temp dir (repository, data dir, agent logs) and print its path
   --data-dir DIR   the tt data directory to use (default: a fresh one in the temp dir)
   --timeout SECS   give up after this long and name the stuck agent (default 120)
-  --tt PATH        the tt binary (default: target/release/tt, next to this example)
+  --tt PATH        the tt binary (default: the `tt` next to this example, target/<triple>/release/tt)
   --help, -h       this help
 ";
 

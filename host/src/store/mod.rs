@@ -604,13 +604,13 @@ impl Tx<'_> {
     /// The room with this id.
     pub fn room(&self, room_id: &str) -> Result<Option<Room>, TtError> {
         let sql = format!("SELECT {ROOM_COLS} FROM path_rooms WHERE room_id = ?1");
-        Ok(self.tx.query_row(&sql, [room_id], room_from).optional()?)
+        Ok(self.tx.prepare_cached(&sql)?.query_row([room_id], room_from).optional()?)
     }
 
     /// The room at exactly this path.
     pub fn room_at(&self, canonical_path: &str) -> Result<Option<Room>, TtError> {
         let sql = format!("SELECT {ROOM_COLS} FROM path_rooms WHERE canonical_path = ?1");
-        Ok(self.tx.query_row(&sql, [canonical_path], room_from).optional()?)
+        Ok(self.tx.prepare_cached(&sql)?.query_row([canonical_path], room_from).optional()?)
     }
 
     /// Rooms ordered by path; `limit` None = all.
@@ -723,7 +723,7 @@ impl Tx<'_> {
     /// One member row.
     pub fn member(&self, room_id: &str, agent_id: &str) -> Result<Option<Member>, TtError> {
         let sql = format!("SELECT {MEMBER_COLS} FROM room_members WHERE room_id = ?1 AND agent_id = ?2");
-        Ok(self.tx.query_row(&sql, [room_id, agent_id], member_from).optional()?)
+        Ok(self.tx.prepare_cached(&sql)?.query_row([room_id, agent_id], member_from).optional()?)
     }
 
     /// The next ordinal of a room: 1 + max, 0 for the first member.
