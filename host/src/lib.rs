@@ -15,6 +15,7 @@ pub mod git;
 pub mod identity;
 pub mod instructions;
 pub mod liveness;
+pub mod lock;
 pub mod paths;
 pub mod policy;
 pub mod service;
