@@ -12,6 +12,7 @@ pub mod env;
 pub mod error;
 pub mod fscheck;
 pub mod git;
+pub mod guards;
 pub mod identity;
 pub mod instructions;
 pub mod liveness;

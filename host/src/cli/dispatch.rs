@@ -270,7 +270,9 @@ fn validate(command: Command) -> Result<Job, TtError> {
         }
         Command::Instructions { command } => Job::Instructions(command),
         Command::Guard(g) => Job::Guard(guard_args(g)?),
-        Command::Policy { .. } => return Err(TtError::usage("internal: policy is dispatched elsewhere")),
+        Command::Policy { .. } | Command::Guards(_) => {
+            return Err(TtError::usage("internal: policy and guards are dispatched elsewhere"));
+        }
     })
 }
 

@@ -2,6 +2,7 @@
 //! serialisable result or a [`TtError`](crate::TtError); the binary renders it.
 
 pub mod guard;
+pub mod guards;
 pub mod policy;
 pub mod room;
 pub mod turn;
