@@ -6,9 +6,14 @@
 //! on Linux from the magic number `f_type`, on macOS from `f_fstypename`; elsewhere it
 //! is undeterminable and the check is skipped. The test hook `TT_FS_TYPE` replaces the
 //! probe's answer (host-lock.md §12).
+//!
+//! The module also owns the `df` mount probe of host-lock.md §6.4 ([`mount_source`]),
+//! which the host lock runs only when the foreign-lock decision asks for locality.
 
 use std::io;
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::env::Env;
 use crate::error::{ErrorCode, TtError};
@@ -18,26 +23,87 @@ use crate::error::{ErrorCode, TtError};
 /// `TT_MACHINE_ID` means unknown.
 pub const FS_TYPE_HOOK: &str = "TT_FS_TYPE";
 
+/// The guidance line of a `remote_filesystem` error.
+pub const REMOTE_HINT: &str = "move the state to a local disk and point TT_DATA_DIR at it; \
+`tt guards heal-lock --force` cannot override this check";
+
 /// Fail with `remote_filesystem` (exit 1, protocol.md §4.1.4) when `data_dir` (or its
 /// nearest existing ancestor) is on a remote filesystem per [`is_remote`]; the type comes
 /// from [`probe_fs_type`] (so `TT_FS_TYPE` applies). Details: `path` (= `data_dir` as
-/// given, the path the user configures) and `fs_type` (the type name). An undeterminable
-/// type is `Ok` (the check is skipped). Writes nothing.
-pub fn check_local(data_dir: &Path, env: &Env) -> Result<(), TtError> {
-    match probe_fs_type(data_dir, env) {
-        Some(fs_type) if is_remote(&fs_type) => {
-            let path = data_dir.display().to_string();
-            Err(TtError::new(
-                ErrorCode::RemoteFilesystem,
-                format!(
-                    "tt requires a local filesystem for SQLite state. Detected {fs_type} at {path}. Set TT_DATA_DIR to a local path."
-                ),
-            )
-            .with("path", path)
-            .with("fs_type", fs_type))
-        }
-        _ => Ok(()),
+/// given, the path the user configures), `fs_type` (the type name) and `hint`. An
+/// undeterminable type is `Ok(None)` (the check is skipped). Writes nothing.
+///
+/// Returns the type name, which is also the `fs_type` fact of `classify-mount-source`
+/// (host-lock.md §6.1), so that the data dir is `statfs`ed once per command.
+pub fn check_local(data_dir: &Path, env: &Env) -> Result<Option<String>, TtError> {
+    let fs_type = probe_fs_type(data_dir, env);
+    match refusal(data_dir, fs_type.as_deref()) {
+        Some(e) => Err(e),
+        None => Ok(fs_type),
     }
+}
+
+/// The `remote_filesystem` error for `data_dir` when `fs_type` is refused (host-lock.md
+/// §3), else `None`. `tt guards` reports it instead of failing (§11).
+pub fn refusal(data_dir: &Path, fs_type: Option<&str>) -> Option<TtError> {
+    let fs_type = fs_type.filter(|t| is_remote(t))?;
+    let path = data_dir.display().to_string();
+    Some(
+        TtError::new(
+            ErrorCode::RemoteFilesystem,
+            format!(
+                "tt requires a local filesystem for SQLite state. Detected {fs_type} at {path}. Set TT_DATA_DIR to a local path."
+            ),
+        )
+        .with("path", path)
+        .with("fs_type", fs_type)
+        .with("hint", REMOTE_HINT)
+        .hint(REMOTE_HINT),
+    )
+}
+
+/// How long the `df` mount probe may run (host-lock.md §6.4, §10).
+pub const DF_TIMEOUT: Duration = Duration::from_millis(3_000);
+
+/// The real mount probe of host-lock.md §6.4 (no test hook): `df -P -- <dir>` with
+/// `LC_ALL=C`, killed after [`DF_TIMEOUT`]. The source is the first whitespace-separated
+/// token of the second output line; `None` when `df` cannot be run, fails, times out or
+/// prints fewer than two lines. Called only when the foreign-lock decision asks for
+/// locality (rule 3 of §6.2), never on the normal path.
+pub fn mount_source(dir: &Path) -> Option<String> {
+    let mut child = Command::new("df")
+        .arg("-P")
+        .arg("--")
+        .arg(dir)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + DF_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    source_of_df_output(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The source column of `df -P` output: the first token of the second line, trimmed.
+pub fn source_of_df_output(text: &str) -> Option<String> {
+    let line = text.lines().nth(1)?;
+    Some(line.split_whitespace().next().unwrap_or("").trim().to_string())
 }
 
 /// The filesystem type name of `path` (host-lock.md §3), honouring the `TT_FS_TYPE` hook:
@@ -190,6 +256,7 @@ mod tests {
         assert_eq!(json["error"], "remote_filesystem");
         assert_eq!(json["path"], path.as_str());
         assert_eq!(json["fs_type"], "nfs4");
+        assert_eq!(err.hint.as_deref(), Some(REMOTE_HINT));
         assert!(!dir.exists(), "the check writes nothing");
     }
 
@@ -200,9 +267,10 @@ mod tests {
             let err = check_local(tmp.path(), &env(&[("TT_FS_TYPE", t)])).unwrap_err();
             assert_eq!(err.details["fs_type"], t);
         }
-        for t in ["ext4", "apfs", "tmpfs", "", "   "] {
+        for t in ["ext4", "apfs", "tmpfs", "overlay", "zfs", "", "   "] {
             assert!(check_local(tmp.path(), &env(&[("TT_FS_TYPE", t)])).is_ok(), "{t:?}");
         }
+        assert_eq!(check_local(tmp.path(), &env(&[("TT_FS_TYPE", "ext4")])).unwrap().as_deref(), Some("ext4"));
     }
 
     #[test]
@@ -225,6 +293,20 @@ mod tests {
             assert!(!is_remote(t), "temp dir on {t}");
         }
         assert!(check_local(tmp.path(), &env(&[])).is_ok());
+    }
+
+    #[test]
+    fn fscheck_df_source_column() {
+        let out = "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 1 2 3 4% /\n";
+        assert_eq!(source_of_df_output(out).as_deref(), Some("/dev/vda"));
+        assert_eq!(source_of_df_output("Filesystem\n").as_deref(), None);
+        assert_eq!(source_of_df_output("").as_deref(), None);
+        let tmp = tempfile::tempdir().unwrap();
+        // A real probe of a real directory yields some source (df is part of coreutils).
+        if std::path::Path::new("/bin/df").exists() || std::path::Path::new("/usr/bin/df").exists() {
+            assert!(mount_source(tmp.path()).is_some());
+        }
+        assert_eq!(mount_source(&tmp.path().join("missing/dir")), None);
     }
 
     #[test]

@@ -294,6 +294,32 @@ fn os_pid(pid: i64) -> Option<rustix::process::Pid> {
     i32::try_from(pid).ok().filter(|p| *p > 0).and_then(rustix::process::Pid::from_raw)
 }
 
+/// What `kill(pid, 0)` says about a pid recorded in a foreign host lock
+/// (host-lock.md §6.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalProbe {
+    /// The call succeeded, or failed with `EPERM` (a live process of another user).
+    Alive,
+    /// `ESRCH`: no such process.
+    Dead,
+    /// Any other failure; never counts as dead.
+    Unknown,
+}
+
+/// `kill(pid, 0)` for the pid of a foreign host lock (host-lock.md §6.4): `ESRCH` is
+/// [`SignalProbe::Dead`], success or `EPERM` [`SignalProbe::Alive`]. A pid ≤ 0 or beyond
+/// the OS range is never passed to `kill` and gives [`SignalProbe::Unknown`]. The caller
+/// (the `lock` module) calls this only after locality is proven (the hard invariant of
+/// host-lock.md §6.3 G1); this module only performs the probe.
+pub fn signal_zero(pid: i64) -> SignalProbe {
+    let Some(os) = os_pid(pid) else { return SignalProbe::Unknown };
+    match rustix::process::test_kill_process(os) {
+        Ok(()) | Err(rustix::io::Errno::PERM) => SignalProbe::Alive,
+        Err(rustix::io::Errno::SRCH) => SignalProbe::Dead,
+        Err(_) => SignalProbe::Unknown,
+    }
+}
+
 /// The uncached prober: one `sysinfo::System` that only ever refreshes the pids asked
 /// about, and the per-pid cache of §6.5.
 struct Prober {
@@ -771,6 +797,20 @@ mod tests {
         assert!(!status.success());
         // Gone now: nothing is signalled any more.
         assert!(!l.terminate_known_process(pid, started_at));
+    }
+
+    #[test]
+    fn signal_zero_reads_esrch_as_dead_only() {
+        assert_eq!(signal_zero(i64::from(std::process::id())), SignalProbe::Alive);
+        // pid 1 belongs to another user or to us: alive either way (EPERM counts as alive).
+        assert_eq!(signal_zero(1), SignalProbe::Alive);
+        for pid in [0, -1, i64::from(i32::MAX) + 1] {
+            assert_eq!(signal_zero(pid), SignalProbe::Unknown, "{pid}");
+        }
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = i64::from(child.id());
+        child.wait().unwrap();
+        assert_eq!(signal_zero(pid), SignalProbe::Dead);
     }
 
     #[test]

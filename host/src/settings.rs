@@ -60,6 +60,9 @@ pub struct Settings {
     pub action_claim_cap: u64,
     /// Lifetime of a new commitment (ms).
     pub action_claim_expiry_ms: u64,
+    /// The keys set explicitly in `settings.toml` or `TT_SETTINGS` (for `tt guards`'
+    /// `config_source`, host-lock.md §11.3).
+    pub explicit: std::collections::BTreeSet<String>,
 }
 
 impl Default for Settings {
@@ -91,6 +94,7 @@ impl Default for Settings {
             action_claim_enabled: true,
             action_claim_cap: 5,
             action_claim_expiry_ms: 21_600_000,
+            explicit: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -251,6 +255,7 @@ impl Settings {
         if !explicit.contains("prior_owner_release_cooldown_ms") {
             s.prior_owner_release_cooldown_ms = s.waiter_grace_ms.saturating_mul(6).max(60_000);
         }
+        s.explicit = explicit;
         s
     }
 
@@ -294,6 +299,12 @@ impl Settings {
             "action_claim_expiry_ms" => &mut self.action_claim_expiry_ms,
             _ => return None,
         })
+    }
+
+    /// Where a key's value comes from (host-lock.md §11.3 `config_source`):
+    /// `setting:<key>` when set in `settings.toml` or `TT_SETTINGS`, else `code_default`.
+    pub fn source_of(&self, key: &str) -> String {
+        if self.explicit.contains(key) { format!("setting:{key}") } else { "code_default".into() }
     }
 
     /// The protocol settings as reported in the verbose `tt join` result, keyed by the

@@ -176,6 +176,13 @@ pub enum Command {
     /// Internal: the lease guardian.
     #[command(hide = true)]
     Guard(GuardOpts),
+    /// The guard posture; `heal-lock` repairs the host lock.
+    #[command(
+        about = "Show one status row per safety guard (host lock, supersession, action-claim sentinel, idle-room purge, claim-timeout takeover, policy module) and what needs attention.",
+        args_conflicts_with_subcommands = true,
+        subcommand_value_name = "SUBCOMMAND"
+    )]
+    Guards(GuardsOpts),
     /// Inspect, test, compile and select policy modules.
     #[command(
         about = "Inspect, test, compile and select the WebAssembly policy modules that make tt's judgment calls.",
@@ -477,6 +484,32 @@ pub struct GuardOpts {
     /// Harness start time (s).
     #[arg(long = "harness-process-started-at", allow_hyphen_values = true)]
     pub harness_process_started_at: Option<String>,
+}
+
+/// `tt guards [path]` (host-lock.md §11).
+#[derive(Debug, Args)]
+pub struct GuardsOpts {
+    /// The workspace whose Stop hook is checked (default: the current directory).
+    #[arg(value_name = "path")]
+    pub path: Option<String>,
+    /// `heal-lock`.
+    #[command(subcommand)]
+    pub command: Option<GuardsCommand>,
+}
+
+/// `tt guards heal-lock` (host-lock.md §9).
+#[derive(Debug, Subcommand)]
+pub enum GuardsCommand {
+    /// Make host.lock name this host.
+    #[command(
+        name = "heal-lock",
+        about = "Make host.lock name this host: run the writing lock check, or with --force take a foreign or corrupt lock over at once."
+    )]
+    HealLock {
+        /// Take a foreign or corrupt lock over without probes or policy (you vouch that no other machine uses the directory).
+        #[arg(long, action = flag!())]
+        force: u8,
+    },
 }
 
 /// `tt policy …` (policy-core.md §5).

@@ -13,6 +13,7 @@ use stick::commands::room::{self, EventsArgs};
 use stick::commands::turn::{self, Handover, TakeArgs, WaitArgs};
 use stick::commands::{Context, Outcome};
 use stick::identity::{self, HarnessArgs, Identity};
+use stick::lock::Access;
 use stick::service::Service;
 use stick::{ErrorCode, TtError};
 
@@ -269,8 +270,19 @@ fn validate(command: Command) -> Result<Job, TtError> {
         }
         Command::Instructions { command } => Job::Instructions(command),
         Command::Guard(g) => Job::Guard(guard_args(g)?),
-        Command::Policy { .. } => return Err(TtError::usage("internal: policy is dispatched elsewhere")),
+        Command::Policy { .. } | Command::Guards(_) => {
+            return Err(TtError::usage("internal: policy and guards are dispatched elsewhere"));
+        }
     })
+}
+
+/// Whether a command writes (host-lock.md §5.1). The reading commands are listed; every
+/// other command, including any added later, is writing and runs the full lock check.
+fn access(job: &Job) -> Access {
+    match job {
+        Job::List(..) | Job::State(..) | Job::Events(_) | Job::NotesList { .. } | Job::Health(..) => Access::Read,
+        _ => Access::Write,
+    }
 }
 
 fn guard_args(g: GuardOpts) -> Result<GuardArgs, TtError> {
@@ -323,16 +335,37 @@ pub fn run(ctx: &Context, command: Command, agent: Option<&str>, mode: Mode, ver
         }
         _ => {}
     }
-    let mut svc = match ctx.service(liveness) {
+    let access = access(&job);
+    let mut refused = Vec::new();
+    let mut svc = match ctx.open(liveness, access, &mut refused) {
         Ok(s) => s,
-        Err(e) => return report_error(&e, mode),
+        Err(e) => {
+            print_warnings(&refused);
+            return report_error(&e, mode);
+        }
     };
+    // A reading command under a foreign host lock runs read-only and says so
+    // (host-lock.md §8.2): a `host_lock` field in JSON, one `warning:` line in text (and
+    // before a stream, which has no result object).
+    let this_host = svc.liveness.machine().host_id.clone();
+    let notice = svc.host_lock.notice(&this_host);
+    let streaming = matches!(&job, Job::Events(a) if a.wait || a.follow);
+    if let Some(line) = svc.host_lock.warning_line(&this_host)
+        && (mode == Mode::Text || streaming)
+    {
+        print_warnings(&[line]);
+    }
     let signals = Signals::install();
     let result = execute(ctx, &mut svc, &identity, job, mode, verbose, &signals);
     let warnings = svc.policies.take_warnings();
     print_warnings(&warnings);
     match result {
-        Ok(Some(o)) => print(mode, &o),
+        Ok(Some(mut o)) => {
+            if let (Some(n), Value::Object(m)) = (notice, &mut o.json) {
+                m.insert("host_lock".into(), n);
+            }
+            print(mode, &o)
+        }
         Ok(None) => {
             let sig = signals.received();
             if sig > 0 { 128 + i32::try_from(sig).unwrap_or(15) } else { 0 }

@@ -141,6 +141,16 @@ const PAGES: &[(&str, &str, &str)] = &[
     ),
     ("instructions reset", "[path] (--user|--project)", "Delete a layer's file."),
     (
+        "guards",
+        "[path] [--json]",
+        "Show the guard posture: one row per safety guard (host-lock, supersession, action-claim-sentinel, idle-room-purge, claim-timeout-takeover, policy-module) with its state (on-confirmed, on-unverified, on-dry-run, off, off-runtime-divergent, errored) and one attention line per guard that is switched on but not working, switched off against its default, or errored. The host lock is observed, never written; no database is opened. [path] (default: the current directory) locates the workspace whose Claude Code Stop hook is checked. Exits 0 whatever the states are.",
+    ),
+    (
+        "guards heal-lock",
+        "[--force] [--json]",
+        "Make host.lock name this host. Without --force it runs the lock check of every writing command (creates an absent lock, replaces a corrupt one, heals a renamed host or, with host_lock_auto_heal, a stale lock on a provably local disk) and fails with host_lock_conflict if the lock stays foreign. With --force a foreign or corrupt lock is taken over at once, without probes or policy: use it only after verifying that no other machine uses the data directory. A data directory on NFS or SMB is refused either way.",
+    ),
+    (
         "guard",
         "--agent A --context-path P --room-id R --lease-id L --turn-id N [--harness-…]",
         "Internal: the lease guardian spawned after a grant. Prints READY, renews the lease every heartbeat interval and relinquishes it when the owner's harness is persistently gone.",
@@ -162,7 +172,8 @@ pub fn render(path: &[String]) -> Result<String, TtError> {
                 cmd = sub;
             }
             None if names.is_empty() => return Err(TtError::usage(format!("Unknown command: {word}"))),
-            None if cmd.has_subcommands() => {
+            // A command whose subcommand is optional takes this word as its positional.
+            None if cmd.has_subcommands() && cmd.get_positionals().next().is_none() => {
                 return Err(TtError::usage(format!("Unknown {} subcommand: {word}", names.join(" "))));
             }
             None => break,

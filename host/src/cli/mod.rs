@@ -8,7 +8,7 @@ mod render;
 mod dispatch;
 mod parse;
 
-use args::{Cli, Command, PolicyCommand};
+use args::{Cli, Command, GuardsCommand, GuardsOpts, PolicyCommand};
 use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use serde_json::Value;
@@ -107,6 +107,7 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
     };
     let outcome = match command {
         Command::Policy { command } => run_policy(&ctx, command, mode, cli.verbose > 0),
+        Command::Guards(g) => Ok(run_guards(&ctx, g, mode)),
         other => Ok(dispatch::run(&ctx, other, cli.agent.as_deref(), mode, cli.verbose > 0)),
     };
     match outcome {
@@ -153,6 +154,30 @@ fn liveness_error(why: &str) -> TtError {
     TtError::new(ErrorCode::InvalidSettings, format!("invalid TT_LIVENESS_FILE: {why}"))
         .with("source", "TT_LIVENESS_FILE")
         .with("key", Value::Null)
+}
+
+/// `tt guards [path]` and `tt guards heal-lock [--force]` (host-lock.md §9, §11).
+fn run_guards(ctx: &Context, g: GuardsOpts, mode: Mode) -> i32 {
+    match g.command {
+        None => {
+            let o = commands::guards::guards(ctx, g.path.as_deref());
+            print_warnings(&o.warnings);
+            output(mode, &o.json, || o.text.clone())
+        }
+        Some(GuardsCommand::HealLock { force }) => {
+            let mut warnings = Vec::new();
+            match commands::guards::heal_lock(ctx, force > 0, &mut warnings) {
+                Ok(o) => {
+                    print_warnings(&o.warnings);
+                    output(mode, &o.json, || o.text.clone())
+                }
+                Err(e) => {
+                    print_warnings(&warnings);
+                    report_error(&e, mode)
+                }
+            }
+        }
+    }
 }
 
 fn run_policy(ctx: &Context, command: PolicyCommand, mode: Mode, verbose: bool) -> Result<i32, TtError> {
@@ -238,7 +263,10 @@ fn clap_error(e: &clap::Error, words: &[String]) -> TtError {
     };
     let option_name = arg_name(&invalid_arg);
     // The command, and its subcommand for the commands that take one (cli.md §2.1).
-    let with_sub = words.first().is_some_and(|w| parse::WITH_SUBCOMMAND.contains(&w.as_str()));
+    let with_sub = match (words.first(), words.get(1)) {
+        (Some(c), Some(w)) => parse::is_subcommand(c, w),
+        _ => false,
+    };
     let command = words.iter().take(if with_sub { 2 } else { 1 }).cloned().collect::<Vec<_>>().join(" ");
     let message = match e.kind() {
         ErrorKind::InvalidSubcommand => {

@@ -91,6 +91,17 @@ pub fn prescan(args: &[String]) -> Result<(), TtError> {
 /// Commands whose next non-option token is a subcommand (cli.md §2.1).
 pub(crate) const WITH_SUBCOMMAND: &[&str] = &["msg", "notes", "instructions", "policy"];
 
+/// Commands whose next non-option token is a subcommand only when it is one of the
+/// listed words, and otherwise a positional (cli.md §2.1: `guards heal-lock` vs
+/// `guards ./heal-lock`).
+pub(crate) const OPTIONAL_SUBCOMMANDS: &[(&str, &[&str])] = &[("guards", &["heal-lock"])];
+
+/// Whether `word` is the subcommand of `command` (the first command word).
+pub(crate) fn is_subcommand(command: &str, word: &str) -> bool {
+    WITH_SUBCOMMAND.contains(&command)
+        || OPTIONAL_SUBCOMMANDS.iter().any(|(c, subs)| *c == command && subs.contains(&word))
+}
+
 /// Rebuild the argument list so that clap sees `<command> [<subcommand>] <options…> --
 /// <positionals…>`: options and positionals may be interleaved (§2.1), any token that
 /// begins with a single `-` is an ordinary token (§2.3 rule 1), and a `--` ends option
@@ -115,9 +126,7 @@ pub fn normalize(args: &[String]) -> Vec<String> {
             {
                 opts.push(v.clone());
             }
-        } else if words.is_empty()
-            || (words.len() == 1 && words.first().is_some_and(|w| WITH_SUBCOMMAND.contains(&w.as_str())))
-        {
+        } else if words.is_empty() || (words.len() == 1 && words.first().is_some_and(|w| is_subcommand(w, a))) {
             words.push(a.clone());
         } else {
             positionals.push(a.clone());
@@ -217,6 +226,11 @@ mod tests {
             v(&["msg", "send", "--", "room", "--help"])
         );
         assert_eq!(normalize(&v(&["join", "--json", "/repo"])), v(&["join", "--json", "--", "/repo"]));
+        assert_eq!(
+            normalize(&v(&["guards", "--json", "heal-lock", "--force"])),
+            v(&["guards", "heal-lock", "--json", "--force"])
+        );
+        assert_eq!(normalize(&v(&["guards", "./heal-lock", "--json"])), v(&["guards", "--json", "--", "./heal-lock"]));
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! `tt guard` (internal, cli.md §4.19): the guardian process of protocol.md §16.3. It
 //! renews the lease every `heartbeat_interval_ms` and relinquishes it when the owner's
 //! harness is persistently gone; it never creates the data directory and never purges.
+//! host-lock.md adds two duties (§4.3, §8.3): every lease heartbeat runs the writing
+//! host-lock check (and is skipped, not fatal, under a foreign lock), and a 60 s lock
+//! tick keeps the heartbeat of `host.lock` fresh while the guardian lives.
 
 use super::{Context, caller};
 use crate::error::{ErrorCode, TtError};
 use crate::identity::{self, HarnessArgs};
 use crate::liveness::{ProcessRef, Verdict};
+use crate::lock::{self, Access};
 use crate::store::Store;
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The command line of `tt guard`.
 #[derive(Clone, Debug, Default)]
@@ -65,11 +69,30 @@ fn guard(ctx: &Context, args: &GuardArgs) -> Result<(), TtError> {
         }),
         _ => None,
     };
-    let interval = Duration::from_millis(ctx.settings.heartbeat_interval_ms.max(1));
+    let mut schedule = Schedule::new(ctx.settings.heartbeat_interval_ms.max(1));
+    let lock = ctx.lock_config(svc.liveness.machine(), crate::fscheck::probe_fs_type(&ctx.data_dir, &ctx.env));
+    let started = Instant::now();
+    let elapsed = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     loop {
-        std::thread::sleep(interval);
+        std::thread::sleep(Duration::from_millis(schedule.until_next(elapsed())));
+        let duties = schedule.due(elapsed());
+        if duties.tick {
+            // host-lock.md §4.3: the 60 s lock tick keeps a live holder's heartbeat fresh;
+            // it touches nothing while the lock is foreign.
+            lock::tick(&lock, ctx.clock.now_ms());
+        }
+        if !duties.heartbeat {
+            continue;
+        }
         if !Store::path_in(&ctx.data_dir).is_file() {
             return Ok(());
+        }
+        // Every lease heartbeat is a writing command: run the lock check (which also
+        // touches the lock when due). Under a foreign lock skip this heartbeat and try
+        // again at the next interval; never exit over it (host-lock.md §8.3).
+        if lock::check(&lock, Access::Write, &mut svc.policies, ctx.clock.now_ms()).is_err() {
+            let _ = svc.policies.take_warnings();
+            continue;
         }
         let verdict = match svc.liveness.file_verdict(&args.agent) {
             Some(v) => Some(v),
@@ -94,6 +117,57 @@ fn guard(ctx: &Context, args: &GuardArgs) -> Result<(), TtError> {
         if !Store::path_in(&ctx.data_dir).is_file() {
             return Ok(());
         }
+    }
+}
+
+/// What falls due in one wake-up of the guardian loop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Duties {
+    /// The lease heartbeat (protocol.md §16.3 step 4).
+    pub heartbeat: bool,
+    /// The lock tick (host-lock.md §4.3).
+    pub tick: bool,
+}
+
+/// When a guardian acts: the lease heartbeat every `heartbeat_interval_ms` (the first
+/// after one full interval, protocol.md §16.3) and the lock tick every
+/// [`lock::TICK_EVERY_MS`] (host-lock.md §4.3). Times are ms since the guardian started,
+/// so the schedule is testable with a simulated clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    heartbeat_every: u64,
+    next_heartbeat: u64,
+    next_tick: u64,
+}
+
+impl Schedule {
+    /// A schedule for a heartbeat interval of `heartbeat_every_ms` (≥ 1).
+    pub fn new(heartbeat_every_ms: u64) -> Schedule {
+        let every = heartbeat_every_ms.max(1);
+        Schedule { heartbeat_every: every, next_heartbeat: every, next_tick: lock::TICK_EVERY_MS }
+    }
+
+    /// How long to sleep (ms) from `elapsed` until the next duty.
+    pub fn until_next(&self, elapsed: u64) -> u64 {
+        self.next_heartbeat.min(self.next_tick).saturating_sub(elapsed)
+    }
+
+    /// The duties due at `elapsed`; their next deadlines move past `elapsed`.
+    pub fn due(&mut self, elapsed: u64) -> Duties {
+        let mut d = Duties::default();
+        if elapsed >= self.next_heartbeat {
+            d.heartbeat = true;
+            while self.next_heartbeat <= elapsed {
+                self.next_heartbeat = self.next_heartbeat.saturating_add(self.heartbeat_every);
+            }
+        }
+        if elapsed >= self.next_tick {
+            d.tick = true;
+            while self.next_tick <= elapsed {
+                self.next_tick = self.next_tick.saturating_add(lock::TICK_EVERY_MS);
+            }
+        }
+        d
     }
 }
 

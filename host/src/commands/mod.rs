@@ -2,6 +2,7 @@
 //! serialisable result or a [`TtError`](crate::TtError); the binary renders it.
 
 pub mod guard;
+pub mod guards;
 pub mod policy;
 pub mod room;
 pub mod turn;
@@ -11,6 +12,7 @@ use crate::env::Env;
 use crate::error::TtError;
 use crate::identity::Identity;
 use crate::liveness::{Liveness, Machine};
+use crate::lock::{Access, LockConfig, LockHooks, ThisHost};
 use crate::policy::{Limits, Policies, PolicyConfig, select_modules};
 use crate::service::{Caller, Service};
 use crate::sessions::SessionFile;
@@ -63,20 +65,79 @@ impl Context {
         )
     }
 
-    /// Open the service: refuse remote file systems (protocol.md §4.1.4), open and
-    /// migrate the database, prepare the policy slots (loaded lazily).
+    /// Open the service of a writing command: [`Context::open`] with
+    /// [`Access::Write`], dropping warnings of a refused open (the guardian and the
+    /// benchmarks use it; the CLI prints them).
     pub fn service(&self, liveness: Liveness) -> Result<Service, TtError> {
-        crate::fscheck::check_local(&self.data_dir, &self.env)?;
-        let store = crate::store::Store::open(&self.data_dir, self.settings.busy_timeout_ms)?;
+        self.open(liveness, Access::Write, &mut Vec::new())
+    }
+
+    /// Open the service: refuse remote file systems (protocol.md §4.1.4, host-lock.md §3),
+    /// run the host-lock check (host-lock.md §5.2) for a writing or reading command, open
+    /// and migrate the database, prepare the policy slots (loaded lazily; the same slots
+    /// serve the lock decision and the command).
+    ///
+    /// Under a foreign lock a reading command gets a read-only service (its
+    /// `host_lock` state says why) that never creates the database: without
+    /// `rooms.sqlite` it reads an empty in-memory one.
+    ///
+    /// Errors: `remote_filesystem`; `host_lock_conflict` for a writing command under a
+    /// foreign lock (policy warnings of the decision are pushed to `warnings`);
+    /// `storage_error`, `incompatible_database`, `database_busy` from the store.
+    pub fn open(&self, liveness: Liveness, access: Access, warnings: &mut Vec<String>) -> Result<Service, TtError> {
+        let fs_type = crate::fscheck::check_local(&self.data_dir, &self.env)?;
+        let mut policies = Policies::new(self.policy_config());
+        let lock = self.lock_config(liveness.machine(), fs_type);
+        let host_lock = match crate::lock::check(&lock, access, &mut policies, self.clock.now_ms()) {
+            Ok(state) => state,
+            Err(e) => {
+                warnings.extend(policies.take_warnings());
+                return Err(e);
+            }
+        };
+        let read_only = host_lock.read_only();
+        let store = if read_only && !crate::store::Store::path_in(&self.data_dir).is_file() {
+            crate::store::Store::in_memory(self.settings.busy_timeout_ms)?
+        } else {
+            crate::store::Store::open(&self.data_dir, self.settings.busy_timeout_ms)?
+        };
         Ok(Service {
             store,
             settings: self.settings.clone(),
             clock: self.clock.clone(),
             liveness,
-            policies: Policies::new(self.policy_config()),
+            policies,
             data_dir: self.data_dir.clone(),
             home: self.home(),
+            host_lock,
+            read_only,
         })
+    }
+
+    /// The host-lock configuration of this invocation (host-lock.md §4.2, §10, §12):
+    /// this host from `machine` (`TT_HOST_ID`, `TT_BOOT_ID`), `TT_MACHINE_ID`, the
+    /// settings, the filesystem type found by the refusal check, and the test hooks
+    /// `TT_MOUNT_SOURCE`, `TT_PIDS_ALIVE`, `TT_PROBE_LOG`, `TT_TEST_HEAL_BARRIER`.
+    pub fn lock_config(&self, machine: &Machine, fs_type: Option<String>) -> LockConfig {
+        let path = |key: &str| self.env.non_blank(key).map(|p| self.cwd.join(p));
+        LockConfig {
+            data_dir: self.data_dir.clone(),
+            this: ThisHost::new(
+                machine.host_id.clone(),
+                self.env.get("TT_MACHINE_ID").map(str::to_string),
+                machine.boot_id.clone(),
+                i64::from(std::process::id()),
+            ),
+            auto_heal: self.settings.host_lock_auto_heal,
+            dry_run: self.settings.host_lock_dry_run,
+            fs_type,
+            hooks: LockHooks {
+                mount_source: self.env.get("TT_MOUNT_SOURCE").map(str::to_string),
+                pids_alive: self.env.get("TT_PIDS_ALIVE").map(LockHooks::parse_pids),
+                probe_log: path("TT_PROBE_LOG"),
+                heal_barrier: path("TT_TEST_HEAL_BARRIER"),
+            },
+        }
     }
 
     /// A wake socket for a blocking wait on `room_id` (protocol.md §17.8), unless the

@@ -721,6 +721,9 @@ pub fn health(
     o.insert("git".into(), json!({"dirty": git.dirty, "summary": git.summary}));
     o.insert("takeover".into(), Value::Object(takeover));
     o.insert("next_action".into(), json!(next_action));
+    let machine = svc.liveness.machine().clone();
+    let (guards, guards_line) = super::guards::health_summary(ctx, &svc.host_lock, &machine, &resolved.workspace_root);
+    o.insert("guards".into(), guards);
     let omitted = if verbose { 0 } else { members.len() };
     if verbose {
         let state = svc.state_view(&room_id, me, all, true)?;
@@ -762,6 +765,7 @@ pub fn health(
     text.push_str(&format!("Guardian: {g_status}{}\n", g_pid.map_or(String::new(), |p| format!(" {p}"))));
     text.push_str("Listener: not tracked\n");
     text.push_str(&format!("Git: {}\n", git.summary));
+    text.push_str(&guards_line);
     text.push_str(&format!("Next: {next_action}\n"));
     if verbose {
         text.push_str(&format!("Local: {me} ({}) data dir {}\n", who.metadata.session_kind, ctx.data_dir.display()));

@@ -245,6 +245,24 @@ impl Policies {
         loaded
     }
 
+    /// Record a fault the host found in an answer (a rail violation of host-lock.md
+    /// §6.3): like a call fault, one warning per command and one fault-log line.
+    pub fn record_fault(&mut self, slot: Slot, function: &str, reason: &str) {
+        self.record(slot.name(), function, &format!("returned an invalid answer: {reason}"));
+    }
+
+    /// The configured modules, in precedence order (empty: the embedded default only).
+    pub fn configured(&self) -> &[ModuleSpec] {
+        &self.config.modules
+    }
+
+    /// Load every module and return the one-line problems of the configured modules that
+    /// could not be used (they fill no slot; policy-core.md §4.3).
+    pub fn unusable_modules(&mut self) -> Vec<String> {
+        let _ = self.loaded();
+        self.faults.iter().filter(|f| f.slot == "module").map(|f| f.reason.clone()).collect()
+    }
+
     /// Record a fault: append it to the fault log and warn once per command.
     fn record(&mut self, slot: &str, function: &str, reason: &str) {
         if !self.call_fault_warned {

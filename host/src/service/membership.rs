@@ -421,9 +421,10 @@ impl Service {
     /// The opportunistic idle-room purge (§15): select candidates (no lock), probe their
     /// members outside any transaction, then delete each room in its own `BEGIN
     /// IMMEDIATE` unless anything changed since the probe or a member is retained.
-    /// Errors other than `database_busy` are ignored.
+    /// Errors other than `database_busy` are ignored. Skipped in a read-only service
+    /// (a foreign host lock, host-lock.md §8.2).
     pub fn purge(&mut self) -> Result<(), TtError> {
-        if self.settings.idle_room_ttl_ms == 0 {
+        if self.settings.idle_room_ttl_ms == 0 || self.read_only {
             return Ok(());
         }
         match self.purge_inner() {

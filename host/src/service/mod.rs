@@ -369,6 +369,11 @@ pub struct Service {
     pub data_dir: PathBuf,
     /// `$HOME`, for ancestor walks (§9.4).
     pub home: Option<PathBuf>,
+    /// What the host-lock check of this command found (host-lock.md §5.2).
+    pub host_lock: crate::lock::LockState,
+    /// A reading command under a foreign host lock (host-lock.md §8.2): nothing is
+    /// written, no presence refresh, no purge; [`Service::write`] refuses.
+    pub read_only: bool,
 }
 
 /// Transactions run by this process, for benchmarks (idle-waiter cost, W2 of §17.8).
@@ -386,7 +391,18 @@ impl Service {
     }
 
     /// Run `f` in one `BEGIN IMMEDIATE` transaction with fresh [`Deps`].
+    ///
+    /// Errors: `host_lock_conflict` in a read-only service (host-lock.md §8.2; reading
+    /// commands skip their presence refresh and purge there, so this is a last guard),
+    /// or whatever the transaction returns.
     pub fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>, &mut Deps<'_>) -> Result<T, TtError>) -> Result<T, TtError> {
+        if self.read_only {
+            return Err(TtError::new(
+                ErrorCode::HostLockConflict,
+                "this command runs read-only because the data directory belongs to another host",
+            )
+            .hint(crate::lock::CONFLICT_HINT));
+        }
         let now = self.now();
         let Service { store, settings, liveness, policies, .. } = self;
         let mut deps = Deps { settings, now, liveness, policies };

@@ -84,7 +84,11 @@ pub struct EventRead {
 impl Service {
     /// The refresh of §8.1 for reading commands (state, events, notes list, msg recv,
     /// health, self long-polls): a write only when the caller is a member.
+    /// Skipped under a foreign host lock (read-only, host-lock.md §8.2).
     pub fn touch_reader(&mut self, room_id: &str, caller: &Caller) -> Result<(), TtError> {
+        if self.read_only {
+            return Ok(());
+        }
         self.write(|tx, d| touch_if_member(tx, d, room_id, caller))
     }
 

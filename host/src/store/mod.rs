@@ -376,6 +376,22 @@ impl Store {
         Self::open(data_dir, busy_timeout_ms).map(Some)
     }
 
+    /// An empty database in memory, for a reading command under a foreign host lock
+    /// when `rooms.sqlite` does not exist: it may create no file in a directory another
+    /// host owns (host-lock.md §8.2), and an empty database answers every read the way
+    /// a fresh data dir does (no rooms).
+    ///
+    /// Errors: `storage_error`.
+    pub fn in_memory(busy_timeout_ms: u64) -> Result<Store, TtError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| TtError::storage(format!("cannot open an in-memory database: {e}")))?;
+        conn.busy_timeout(Duration::from_millis(busy_timeout_ms))?;
+        let mut store =
+            Store { conn, path: PathBuf::from(":memory:"), busy_timeout: Duration::from_millis(busy_timeout_ms) };
+        store.migrate()?;
+        Ok(store)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -10,6 +10,9 @@
 
 mod conformance;
 mod contention;
+mod hostlock_fixture;
+mod hostlock_guards;
+mod hostlock_lock;
 mod policy_cli;
 mod policy_fixtures;
 mod policy_props;

@@ -426,6 +426,13 @@ pub struct Bg {
     handle: Option<JoinHandle<(Output, Instant)>>,
 }
 
+impl Bg {
+    /// The process id of the background `tt`.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
 impl Drop for Bg {
     fn drop(&mut self) {
         if let Some(h) = &self.handle
