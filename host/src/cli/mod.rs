@@ -9,7 +9,6 @@ mod dispatch;
 mod parse;
 
 use args::{Cli, Command, GuardsCommand, GuardsOpts, PolicyCommand};
-use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use serde_json::Value;
 use std::io::Write;
@@ -79,7 +78,7 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
     if let Err(e) = parse::prescan(&args) {
         return report_error(&e, fallback_mode);
     }
-    let cli = match Cli::try_parse_from(parse::normalize(&args)) {
+    let cli = match parse_cli(parse::normalize(&args)) {
         Ok(cli) => cli,
         Err(e) => return report_error(&clap_error(&e, &words), fallback_mode),
     };
@@ -114,6 +113,17 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
         Ok(code) => code,
         Err(e) => report_error(&e, mode),
     }
+}
+
+/// `Cli::try_parse_from`, except that the command tree is not freed: `tt` runs once per
+/// process and exits right after, and dropping the tree of every subcommand and argument
+/// costs about a quarter of the parse (docs/PERFORMANCE.md: whole-process time is a
+/// protocol target). One tree per call; the allocation lives until the process exits.
+fn parse_cli(argv: Vec<String>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = std::mem::ManuallyDrop::new(Cli::command());
+    let mut matches = command.try_get_matches_from_mut(argv)?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
 }
 
 /// Whether the caller runs inside an agent harness (cli.md §2.7 rule 2).

@@ -401,8 +401,8 @@ impl Store {
         self.conn.busy_timeout(Duration::from_millis(busy_timeout_ms))?;
         let _ignored = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).ok();
         // Ownership first, before anything could modify a foreign file (§20.1).
-        let foreign = match self.application_id() {
-            Ok(id) => id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&self.conn)?),
+        let foreign = match self.header() {
+            Ok((id, _)) => id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&self.conn)?),
             Err(e) if e.code == ErrorCode::StorageError => {
                 // Not a database at all (garbage, another format).
                 true
@@ -417,7 +417,8 @@ impl Store {
             return Err(TtError::storage(format!("cannot switch `{}` to WAL mode (got {mode})", self.path.display())));
         }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // `PRAGMA foreign_keys = ON` without parsing a statement.
+        self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_FKEY, true)?;
         Ok(())
     }
 
@@ -432,8 +433,15 @@ impl Store {
         .with("path", self.path.display().to_string())
     }
 
-    fn application_id(&self) -> Result<i64, TtError> {
-        Ok(self.conn.pragma_query_value(None, "application_id", |r| r.get(0))?)
+    /// `(PRAGMA application_id, PRAGMA user_version)`, read from the database header
+    /// without loading the schema (a table-valued `pragma_…` query would load it, and
+    /// switching to WAL afterwards would make SQLite parse it twice). `user_version`
+    /// caches the id of the newest applied migration, so that an up-to-date database is
+    /// recognised without reading `schema_migrations` (which stays authoritative, §20.2).
+    fn header(&self) -> Result<(i64, i64), TtError> {
+        let id = self.conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+        let version = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok((id, version))
     }
 
     fn has_tables(conn: &Connection) -> Result<bool, TtError> {
@@ -453,13 +461,14 @@ impl Store {
     }
 
     /// Run pending migrations; `configure` has refused foreign files already, and the
-    /// check is repeated under the write lock for a concurrent opener.
+    /// check is repeated under the write lock for a concurrent opener. Each migration's
+    /// transaction also sets `user_version` to its id; a database migrated before that
+    /// cache existed gets it set once.
     fn migrate(&mut self) -> Result<(), TtError> {
-        if self.application_id()? == schema::APPLICATION_ID {
-            let applied = Self::applied(&self.conn)?;
-            if schema::MIGRATIONS.iter().all(|m| applied.contains(&m.id)) {
-                return Ok(());
-            }
+        let latest = schema::MIGRATIONS.iter().map(|m| m.id).max().unwrap_or(0);
+        let (id, version) = self.header()?;
+        if id == schema::APPLICATION_ID && version >= latest {
+            return Ok(());
         }
         for m in schema::MIGRATIONS {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -470,6 +479,10 @@ impl Store {
                 return Err(self.incompatible());
             }
             if Self::applied(&tx)?.contains(&m.id) {
+                let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                if version < m.id {
+                    tx.pragma_update(None, "user_version", m.id)?;
+                }
                 tx.commit()?;
                 continue;
             }
@@ -486,6 +499,7 @@ impl Store {
                 params![m.id, m.name, now],
             )?;
             tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
+            tx.pragma_update(None, "user_version", m.id)?;
             tx.commit()?;
         }
         Ok(())
