@@ -245,7 +245,8 @@ pub(crate) fn clap_error(e: &clap::Error, words: &[String]) -> TtError {
     };
     let option_name = arg_name(&invalid_arg);
     // The command, and its subcommand for the commands that take one (cli.md §2.1).
-    let with_sub = words.first().is_some_and(|w| parse::WITH_SUBCOMMAND.contains(&w.as_str()));
+    let with_sub =
+        words.first().is_some_and(|w| parse::WITH_SUBCOMMAND.contains(&w.as_str())) || parse::has_subcommand(words);
     let command = words.iter().take(if with_sub { 2 } else { 1 }).cloned().collect::<Vec<_>>().join(" ");
     let message = match e.kind() {
         ErrorKind::InvalidSubcommand => {

@@ -157,6 +157,15 @@ pub(crate) const WITH_SUBCOMMAND: &[&str] = &["msg", "notes", "instructions", "c
 /// words, and otherwise a positional (cli.md §2.1: `tt commitments ./done`).
 const OPTIONAL_SUBCOMMANDS: &[(&str, &[&str])] = &[("commitments", &["done", "withdraw"])];
 
+/// Whether the command words `words` start with a command and its subcommand
+/// (`msg send`, `commitments done`), for messages that name both.
+pub(crate) fn has_subcommand(words: &[String]) -> bool {
+    match words {
+        [first, second, ..] => is_subcommand_word(std::slice::from_ref(first), second),
+        _ => false,
+    }
+}
+
 fn is_subcommand_word(words: &[String], token: &str) -> bool {
     let [first] = words else { return false };
     WITH_SUBCOMMAND.contains(&first.as_str())
