@@ -400,7 +400,11 @@ fn surface_commitments(
     result: &PollResult,
     m: &mut Map<String, Value>,
 ) -> Result<String, TtError> {
-    let s = svc.surfaced_commitments(room_id, agent, false)?;
+    // A room deleted since the poll (its last member left) owes nothing any more.
+    let s = match svc.surfaced_commitments(room_id, agent, false) {
+        Err(e) if e.code == ErrorCode::RoomNotFound => Default::default(),
+        other => other?,
+    };
     let mut text = String::new();
     if let PollResult::YourTurn { inherited, .. } | PollResult::TookOver { inherited, .. } = result
         && !inherited.is_empty()
