@@ -286,13 +286,12 @@ fn filler_pair(i: usize, size: usize) -> String {
 fn big_transcript(path: &Path, bytes: usize, last_text: Option<&str>) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(f, "{}", json!({"type": "user", "message": {"role": "user", "content": "Do the long job."}})).unwrap();
+    // About 1 MB of round trips, written over and over (cheap to generate).
+    let block: String = (0..128).map(|i| filler_pair(i, 8_000)).collect();
     let mut written = 0;
-    let mut i = 0;
     while written < bytes {
-        let pair = filler_pair(i, 8_000);
-        written += pair.len();
-        f.write_all(pair.as_bytes()).unwrap();
-        i += 1;
+        f.write_all(block.as_bytes()).unwrap();
+        written += block.len();
     }
     if let Some(t) = last_text {
         let line = json!({"type": "assistant", "message": {"id": "msg_last", "role": "assistant",
