@@ -9,17 +9,24 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub struct Clock {
     origin_ms: Option<u64>,
     started: Instant,
+    frozen: bool,
 }
 
 impl Clock {
     /// The system wall clock.
     pub fn system() -> Self {
-        Clock { origin_ms: None, started: Instant::now() }
+        Clock { origin_ms: None, started: Instant::now(), frozen: false }
     }
 
     /// A clock that starts at `origin_ms` and advances with real time (`TT_NOW_MS`).
     pub fn from_origin(origin_ms: u64) -> Self {
-        Clock { origin_ms: Some(origin_ms), started: Instant::now() }
+        Clock { origin_ms: Some(origin_ms), started: Instant::now(), frozen: false }
+    }
+
+    /// A clock that always reads `ms`: the frozen injected clock with which exact time
+    /// boundaries are tested at service level (follow-through.md §11).
+    pub fn frozen(ms: u64) -> Self {
+        Clock { origin_ms: Some(ms), started: Instant::now(), frozen: true }
     }
 
     /// Build from the raw `TT_NOW_MS` value, if set.
@@ -43,6 +50,7 @@ impl Clock {
     /// The current protocol time in epoch milliseconds.
     pub fn now_ms(&self) -> u64 {
         match self.origin_ms {
+            Some(origin) if self.frozen => origin,
             Some(origin) => origin.saturating_add(duration_ms(self.started.elapsed())),
             None => SystemTime::now().duration_since(UNIX_EPOCH).map(duration_ms).unwrap_or(0),
         }

@@ -22,6 +22,14 @@ impl Env {
         Env { vars: pairs.into_iter().collect() }
     }
 
+    /// A copy with `name` set to `value` (the hook's second identity candidate,
+    /// follow-through.md §7.2 step 7).
+    pub fn with(&self, name: &str, value: &str) -> Env {
+        let mut vars = self.vars.clone();
+        vars.insert(name.to_string(), value.to_string());
+        Env { vars }
+    }
+
     /// The value of `name`, if set (possibly blank).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)

@@ -357,10 +357,10 @@ pub fn supersession_row(slot_usable: bool) -> Row {
 }
 
 // ----- ACTION-CLAIM SENTINEL ---------------------------------------------------------------
-// The commitments store of follow-through.md is built on another branch. Until it lands,
-// this row is derived from the settings, the `claims` policy slot and the Stop-hook
-// registration only; wire further runtime facts (the hook's last run, open commitments)
-// here and nowhere else.
+// The row is derived from the settings, the `claims` policy slot and the Stop-hook
+// registration only: host-lock.md §11.3 lists exactly `enabled`, `hook_installed`, `cap`
+// and `expiry_ms` as its runtime facts, and `tt guards` opens no database, so the
+// commitments themselves are not read here (`tt commitments` and `tt health` show them).
 
 /// The `action_claim_sentinel` row (§11.1): on when `action_claim_enabled`; working when
 /// the `claims` slot is usable; verified when a Claude Code Stop hook runs

@@ -23,6 +23,7 @@ pub mod service;
 pub mod sessions;
 pub mod settings;
 pub mod store;
+pub mod transcript;
 pub mod wake;
 pub mod workspace;
 

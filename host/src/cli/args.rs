@@ -173,6 +173,14 @@ pub enum Command {
         #[command(subcommand)]
         command: InstructionsCommand,
     },
+    /// Record action claims as commitments.
+    Claim {
+        /// The subcommand.
+        #[command(subcommand)]
+        command: ClaimCommand,
+    },
+    /// List, close or withdraw follow-through commitments.
+    Commitments(CommitmentsOpts),
     /// Internal: the lease guardian.
     #[command(hide = true)]
     Guard(GuardOpts),
@@ -407,6 +415,78 @@ pub enum NotesCommand {
         /// The room path.
         #[arg(long, allow_hyphen_values = true)]
         path: Option<String>,
+    },
+}
+
+/// `tt claim …` (follow-through.md §7.1–§7.2).
+#[derive(Debug, Subcommand)]
+pub enum ClaimCommand {
+    /// Classify a text and record a commitment when it holds an action claim.
+    Observe(ObserveOpts),
+}
+
+/// The long name under which `tt claim observe`'s `--text TEXT` reaches clap: after the
+/// command `claim`, `--text` is this value option, not the global output flag (cli.md
+/// §2.2), so [`super::parse::claim_text`] renames it before parsing.
+pub const OBSERVE_TEXT: &str = "observe-text";
+
+/// `tt claim observe` options.
+#[derive(Debug, Args)]
+pub struct ObserveOpts {
+    /// The workspace path.
+    #[arg()]
+    pub path: Option<String>,
+    /// The text to classify.
+    #[arg(long = "observe-text", id = "observe_text", value_name = "TEXT", allow_hyphen_values = true)]
+    pub text: Option<String>,
+    /// Read the text (raw UTF-8, at most 1 MiB) from stdin.
+    #[arg(long, action = flag!())]
+    pub stdin: u8,
+    /// Claude Code Stop-hook mode: read the hook payload on stdin; never blocks, always exits 0.
+    #[arg(long, action = flag!())]
+    pub hook: u8,
+    /// Group commitments under this topic instead of `<room_id>/<agent_id>`.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub topic: Option<String>,
+}
+
+/// `tt commitments [path] [--all]` and its subcommands (follow-through.md §7.3–§7.4).
+#[derive(Debug, Args)]
+pub struct CommitmentsOpts {
+    /// `done` or `withdraw`.
+    #[command(subcommand)]
+    pub command: Option<CommitmentsCommand>,
+    /// The workspace path.
+    #[arg()]
+    pub path: Option<String>,
+    /// Every commitment of the room, any status (the newest 500).
+    #[arg(long, action = flag!())]
+    pub all: u8,
+}
+
+/// `tt commitments done|withdraw`.
+#[derive(Debug, Subcommand)]
+pub enum CommitmentsCommand {
+    /// Close a commitment as done.
+    Done {
+        /// `CMT-001` (also `CMT-1`, `cmt-1`, `1`).
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Close a commitment owed by another member.
+        #[arg(long, action = flag!())]
+        force: u8,
+    },
+    /// Withdraw a commitment.
+    Withdraw {
+        /// `CMT-001` (also `CMT-1`, `cmt-1`, `1`).
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Why (at most 500 characters).
+        #[arg(long, allow_hyphen_values = true)]
+        reason: Option<String>,
+        /// Withdraw a commitment owed by another member.
+        #[arg(long, action = flag!())]
+        force: u8,
     },
 }
 

@@ -1,13 +1,16 @@
 //! Dispatch of the protocol commands: validate the arguments (cli.md §2.3), derive the
 //! identity, open the service, call one library function, render (cli.md §2.7–§2.9).
 
-use super::args::{Command, EventsOpts, GuardOpts, InstructionsCommand, MsgCommand, NotesCommand};
+use super::args::{
+    ClaimCommand, Command, CommitmentsCommand, EventsOpts, GuardOpts, InstructionsCommand, MsgCommand, NotesCommand,
+};
 use super::parse::{duration, integer};
 use super::{Mode, output, print_warnings, report_error};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use stick::commands::claims::{self, ObserveArgs};
 use stick::commands::guard::GuardArgs;
 use stick::commands::room::{self, EventsArgs};
 use stick::commands::turn::{self, Handover, TakeArgs, WaitArgs};
@@ -15,6 +18,7 @@ use stick::commands::{Context, Outcome};
 use stick::identity::{self, HarnessArgs, Identity};
 use stick::lock::Access;
 use stick::service::Service;
+use stick::service::commitments::{self as cm, Close};
 use stick::{ErrorCode, TtError};
 
 /// The signal that ended a wait or a stream (0 = none): SIGTERM, SIGINT, SIGHUP.
@@ -73,6 +77,22 @@ enum Job {
     NotesList { path: Option<String>, after: Option<String>, all: bool, limit: Option<i64> },
     Instructions(InstructionsCommand),
     Guard(GuardArgs),
+    Observe { args: ObserveArgs, stdin: bool },
+    Commitments { path: Option<String>, all: bool },
+    CloseCommitment { seq: i64, how: Close, force: bool },
+}
+
+/// `--stdin` text of `tt claim observe` (follow-through.md §7.1): raw UTF-8, at most
+/// 1 MiB; more, or invalid UTF-8, is `invalid_input` with `field: "text"`.
+fn read_stdin_text() -> Result<String, TtError> {
+    let bad = |m: &str| TtError::new(ErrorCode::InvalidInput, m).with("field", "text");
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(claims::STDIN_MAX_BYTES).unwrap_or(u64::MAX).saturating_add(1);
+    std::io::stdin().lock().take(limit).read_to_end(&mut bytes).map_err(|e| bad(&format!("cannot read stdin: {e}")))?;
+    if bytes.len() > claims::STDIN_MAX_BYTES {
+        return Err(bad("the text on stdin is larger than 1 MiB (1048576 bytes)"));
+    }
+    String::from_utf8(bytes).map_err(|_| bad("the text on stdin is not valid UTF-8"))
 }
 
 fn handoff_from(stdin: bool, status: Option<&str>, next: Option<&str>, command: &str) -> Result<Value, TtError> {
@@ -269,6 +289,39 @@ fn validate(command: Command) -> Result<Job, TtError> {
             Job::NotesList { path, after, all: flag(all), limit: integer("limit", limit.as_deref())? }
         }
         Command::Instructions { command } => Job::Instructions(command),
+        Command::Claim { command: ClaimCommand::Observe(o) } => {
+            if flag(o.hook) {
+                return Err(TtError::usage("--hook must be given as its own option of tt claim observe."));
+            }
+            let stdin = flag(o.stdin);
+            match (&o.text, stdin) {
+                (Some(_), true) => return Err(conflict("--text", "--stdin", "claim observe")),
+                (None, false) => return Err(TtError::usage("tt claim observe needs --text TEXT, --stdin or --hook.")),
+                _ => {}
+            }
+            let topic = o.topic.as_deref().map(cm::validate_topic).transpose()?;
+            Job::Observe { args: ObserveArgs { path: o.path, topic, text: o.text.unwrap_or_default() }, stdin }
+        }
+        Command::Commitments(o) => match o.command {
+            None => Job::Commitments { path: o.path, all: flag(o.all) },
+            Some(sub) => {
+                if o.path.is_some() || flag(o.all) {
+                    return Err(TtError::usage("tt commitments done|withdraw takes a commitment id, not a path."));
+                }
+                match sub {
+                    CommitmentsCommand::Done { id, force } => Job::CloseCommitment {
+                        seq: cm::parse_commitment_id(&id)?,
+                        how: Close::Done,
+                        force: flag(force),
+                    },
+                    CommitmentsCommand::Withdraw { id, reason, force } => {
+                        let seq = cm::parse_commitment_id(&id)?;
+                        let reason = cm::validate_reason(reason.as_deref())?;
+                        Job::CloseCommitment { seq, how: Close::Withdraw(reason), force: flag(force) }
+                    }
+                }
+            }
+        },
         Command::Guard(g) => Job::Guard(guard_args(g)?),
         Command::Policy { .. } | Command::Guards(_) => {
             return Err(TtError::usage("internal: policy and guards are dispatched elsewhere"));
@@ -280,7 +333,12 @@ fn validate(command: Command) -> Result<Job, TtError> {
 /// other command, including any added later, is writing and runs the full lock check.
 fn access(job: &Job) -> Access {
     match job {
-        Job::List(..) | Job::State(..) | Job::Events(_) | Job::NotesList { .. } | Job::Health(..) => Access::Read,
+        Job::List(..)
+        | Job::State(..)
+        | Job::Events(_)
+        | Job::NotesList { .. }
+        | Job::Health(..)
+        | Job::Commitments { .. } => Access::Read,
         _ => Access::Write,
     }
 }
@@ -305,10 +363,22 @@ fn guard_args(g: GuardOpts) -> Result<GuardArgs, TtError> {
 
 /// Run a protocol command; returns the exit code.
 pub fn run(ctx: &Context, command: Command, agent: Option<&str>, mode: Mode, verbose: bool) -> i32 {
-    let job = match validate(command) {
+    let mut job = match validate(command) {
         Ok(j) => j,
         Err(e) => return report_error(&e, mode),
     };
+    if let Job::Observe { args, stdin } = &mut job {
+        // follow-through.md §7.1 steps 1–2: the switch first, then the text.
+        if !ctx.settings.action_claim_enabled {
+            return print(mode, &claims::disabled());
+        }
+        if *stdin {
+            match read_stdin_text() {
+                Ok(t) => args.text = t,
+                Err(e) => return report_error(&e, mode),
+            }
+        }
+    }
     if let Job::Guard(mut g) = job {
         let Some(agent) = agent else {
             return report_error(&TtError::usage("tt guard needs --agent."), mode);
@@ -441,6 +511,9 @@ fn execute(
         Job::NotesList { path, after, all, limit } => {
             room::notes_list(ctx, svc, identity, path.as_deref(), after.as_deref(), all, limit)?
         }
+        Job::Observe { args, .. } => claims::observe(ctx, svc, identity, &args)?,
+        Job::Commitments { path, all } => claims::list(ctx, svc, identity, path.as_deref(), all)?,
+        Job::CloseCommitment { seq, how, force } => claims::close(svc, identity, seq, &how, force)?,
         Job::Whoami(_) | Job::Instructions(_) | Job::Guard(_) => return Ok(None),
     };
     Ok(Some(o))

@@ -151,6 +151,31 @@ const PAGES: &[(&str, &str, &str)] = &[
         "Make host.lock name this host. Without --force it runs the lock check of every writing command (creates an absent lock, replaces a corrupt one, heals a renamed host or, with host_lock_auto_heal, a stale lock on a provably local disk) and fails with host_lock_conflict if the lock stays foreign. With --force a foreign or corrupt lock is taken over at once, without probes or policy: use it only after verifying that no other machine uses the data directory. A data directory on NFS or SMB is refused either way.",
     ),
     (
+        "claim",
+        "<observe> …",
+        "Record action claims (\"I'll restart the server\", \"Pushing it now\") as follow-through commitments that are shown back until closed and handed to the next holder when a turn ends without a release.",
+    ),
+    (
+        "claim observe",
+        "[path] [--topic T] (--text TEXT | --stdin | --hook)",
+        "Classify a text and record a commitment when it holds a concrete first-person claim to relaunch, restart, redeploy, deploy, push, merge, revert, rebase, rerun or fix. Restating an open claim never duplicates it; a commitment expires after 6 hours unless closed. --text here is this option, not the output flag. --hook is the Claude Code Stop hook: it reads the hook payload on stdin (or the transcript it names), never blocks, prints nothing without --json and always exits 0.",
+    ),
+    (
+        "commitments",
+        "[path] [--all] | done <id> [--force] | withdraw <id> [--reason TEXT] [--force]",
+        "List your open commitments and the room-held ones awaiting the next holder (--all: every commitment of the room, any status). A directory named done or withdraw is written ./done.",
+    ),
+    (
+        "commitments done",
+        "<id> [--force]",
+        "Close a commitment you owe (or a room-held one) as done. With --force any member may close any commitment of the room.",
+    ),
+    (
+        "commitments withdraw",
+        "<id> [--reason TEXT] [--force]",
+        "Withdraw a commitment you owe (or a room-held one), with an optional reason of at most 500 characters.",
+    ),
+    (
         "guard",
         "--agent A --context-path P --room-id R --lease-id L --turn-id N [--harness-…]",
         "Internal: the lease guardian spawned after a grant. Prints READY, renews the lease every heartbeat interval and relinquishes it when the owner's harness is persistently gone.",
@@ -201,7 +226,7 @@ pub fn render(path: &[String]) -> Result<String, TtError> {
     for arg in cmd.get_arguments().filter(|a| !a.is_global_set() && !a.is_hide_set()) {
         let value = arg.get_value_names().and_then(|v| v.first()).map(|v| v.to_string()).unwrap_or_default();
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-        match arg.get_long() {
+        match arg.get_long().map(super::parse::shown) {
             Some(long) if arg.get_action().takes_values() => rows.push((format!("--{long} {value}"), help)),
             Some(long) => rows.push((format!("--{long}"), help)),
             None => {

@@ -6,6 +6,7 @@ mod help;
 mod render;
 
 mod dispatch;
+mod hook;
 mod parse;
 
 use args::{Cli, Command, GuardsCommand, GuardsOpts, PolicyCommand};
@@ -27,9 +28,6 @@ pub enum Mode {
     Text,
 }
 
-/// Global value options: their next token is a value, not a command word.
-const GLOBAL_VALUE_OPTIONS: &[&str] = &["--agent", "--policy"];
-
 /// The command words (`policy`, `test`, …) of `args` before `--`, skipping option
 /// values of the global value options.
 fn command_words(args: &[String]) -> Vec<String> {
@@ -41,7 +39,7 @@ fn command_words(args: &[String]) -> Vec<String> {
             continue;
         }
         if a.starts_with("--") {
-            skip_next = GLOBAL_VALUE_OPTIONS.contains(&a.as_str());
+            skip_next = parse::GLOBAL_VALUE_OPTIONS.contains(&a.as_str());
             continue;
         }
         if a == "-h" {
@@ -58,6 +56,7 @@ fn wants_help(args: &[String]) -> bool {
 
 /// Run `tt` with `args` (without the program name); returns the exit code.
 pub fn run(args: Vec<String>, env: Env) -> i32 {
+    let args = parse::claim_text(args);
     let words = command_words(&args);
     let before_dashes = || args.iter().take_while(|a| *a != "--");
     let json_flag = before_dashes().any(|a| a == "--json");
@@ -74,6 +73,10 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
             Ok(text) => print_stdout(&text),
             Err(e) => report_error(&e, fallback_mode),
         };
+    }
+    // Hook mode answers every outcome itself and always exits 0 (follow-through.md §7.2).
+    if hook::requested(&args, &words) {
+        return hook::run(&args, &env);
     }
     if let Err(e) = parse::prescan(&args) {
         return report_error(&e, fallback_mode);
@@ -133,7 +136,7 @@ fn harness_env(env: &Env) -> bool {
 
 /// Resolve and validate everything a command needs before it writes anything
 /// (cli.md §2.3 rule 11): `TT_NOW_MS`, the data dir, settings, `TT_LIVENESS_FILE`.
-fn context(env: &Env, policy_flags: Vec<String>) -> Result<Context, TtError> {
+pub(crate) fn context(env: &Env, policy_flags: Vec<String>) -> Result<Context, TtError> {
     let clock = Clock::from_tt_now_ms(env.get("TT_NOW_MS"))?;
     let cwd =
         std::env::current_dir().map_err(|e| TtError::storage(format!("cannot read the current directory: {e}")))?;
@@ -262,21 +265,23 @@ pub(crate) fn report_error(e: &TtError, mode: Mode) -> i32 {
 /// `--json...` → `--json`, `[PATH]` → `PATH`.
 fn arg_name(display: &str) -> String {
     let first = display.split([' ', '=']).next().unwrap_or_default();
-    first.trim_end_matches("...").trim_matches(['[', ']', '<', '>']).trim_end_matches("...").to_string()
+    let name = first.trim_end_matches("...").trim_matches(['[', ']', '<', '>']).trim_end_matches("...");
+    match name.strip_prefix("--") {
+        Some(long) => format!("--{}", parse::shown(long)),
+        None => name.to_string(),
+    }
 }
 
 /// Map a clap error to a `cli_error` with the messages of cli.md §2.3.
-fn clap_error(e: &clap::Error, words: &[String]) -> TtError {
+pub(crate) fn clap_error(e: &clap::Error, words: &[String]) -> TtError {
     let invalid_arg = match e.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(s)) => s.clone(),
         _ => String::new(),
     };
     let option_name = arg_name(&invalid_arg);
     // The command, and its subcommand for the commands that take one (cli.md §2.1).
-    let with_sub = match (words.first(), words.get(1)) {
-        (Some(c), Some(w)) => parse::is_subcommand(c, w),
-        _ => false,
-    };
+    let with_sub =
+        words.first().is_some_and(|w| parse::WITH_SUBCOMMAND.contains(&w.as_str())) || parse::has_subcommand(words);
     let command = words.iter().take(if with_sub { 2 } else { 1 }).cloned().collect::<Vec<_>>().join(" ");
     let message = match e.kind() {
         ErrorKind::InvalidSubcommand => {

@@ -24,6 +24,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "lease-id",
     "limit",
     "next-action",
+    "observe-text",
     "path",
     "policy",
     "reason",
@@ -32,12 +33,74 @@ const VALUE_OPTIONS: &[&str] = &[
     "status",
     "target",
     "timeout",
+    "topic",
     "turn",
     "turn-id",
 ];
 
 fn takes_value(name: &str) -> bool {
     VALUE_OPTIONS.contains(&name)
+}
+
+/// The name a user typed for an internal option name: `observe-text` is `text`.
+pub fn shown(name: &str) -> &str {
+    if name == super::args::OBSERVE_TEXT { "text" } else { name }
+}
+
+/// Global value options: their next token is a value, not a command word.
+pub(crate) const GLOBAL_VALUE_OPTIONS: &[&str] = &["--agent", "--policy"];
+
+/// The index of the command word: the first token that is not an option or the value of
+/// a global value option (cli.md §2.1).
+fn command_index(args: &[String]) -> Option<usize> {
+    let mut skip_next = false;
+    for (i, a) in args.iter().enumerate() {
+        if a == "--" {
+            return None;
+        }
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        if a.starts_with("--") {
+            skip_next = GLOBAL_VALUE_OPTIONS.contains(&a.as_str());
+            continue;
+        }
+        if a == "-h" {
+            continue;
+        }
+        return Some(i);
+    }
+    None
+}
+
+/// cli.md §2.2's one exception: after the command `claim`, a `--text` token is the value
+/// option `--text TEXT` of `tt claim observe` (follow-through.md §7.1), so it is renamed
+/// to the internal `--observe-text` (also `--text=V`); before the command, and for every
+/// other command, `--text` stays the global output flag.
+pub fn claim_text(args: Vec<String>) -> Vec<String> {
+    let Some(cmd) = command_index(&args) else { return args };
+    if args.get(cmd).map(String::as_str) != Some("claim") {
+        return args;
+    }
+    let mut after_dashes = false;
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if a == "--" {
+                after_dashes = true;
+            }
+            if after_dashes || i <= cmd {
+                a
+            } else if a == "--text" {
+                format!("--{}", super::args::OBSERVE_TEXT)
+            } else if let Some(v) = a.strip_prefix("--text=") {
+                format!("--{}={v}", super::args::OBSERVE_TEXT)
+            } else {
+                a
+            }
+        })
+        .collect()
 }
 
 /// Boolean flags (cli.md §2.4 plus the companion specs' `hook`, `reset`, and `version`).
@@ -81,25 +144,35 @@ pub fn prescan(args: &[String]) -> Result<(), TtError> {
             Some(next) if !next.starts_with("--") => {
                 iter.next();
             }
-            Some(next) if *next == "--" => return Err(TtError::usage(format!("Option --{name} requires a value."))),
-            _ => return Err(TtError::usage(format!("Option --{name} requires a value."))),
+            _ => return Err(TtError::usage(format!("Option --{} requires a value.", shown(name)))),
         }
     }
     Ok(())
 }
 
 /// Commands whose next non-option token is a subcommand (cli.md §2.1).
-pub(crate) const WITH_SUBCOMMAND: &[&str] = &["msg", "notes", "instructions", "policy"];
+pub(crate) const WITH_SUBCOMMAND: &[&str] = &["msg", "notes", "instructions", "claim", "policy"];
 
 /// Commands whose next non-option token is a subcommand only when it is one of the
-/// listed words, and otherwise a positional (cli.md §2.1: `guards heal-lock` vs
+/// listed words, and otherwise a positional (cli.md §2.1, follow-through.md §7.3,
+/// host-lock.md §9: `commitments done` vs `commitments ./done`, `guards heal-lock` vs
 /// `guards ./heal-lock`).
-pub(crate) const OPTIONAL_SUBCOMMANDS: &[(&str, &[&str])] = &[("guards", &["heal-lock"])];
+pub(crate) const OPTIONAL_SUBCOMMANDS: &[(&str, &[&str])] =
+    &[("commitments", &["done", "withdraw"]), ("guards", &["heal-lock"])];
 
 /// Whether `word` is the subcommand of `command` (the first command word).
 pub(crate) fn is_subcommand(command: &str, word: &str) -> bool {
     WITH_SUBCOMMAND.contains(&command)
         || OPTIONAL_SUBCOMMANDS.iter().any(|(c, subs)| *c == command && subs.contains(&word))
+}
+
+/// Whether the command words `words` start with a command and its subcommand
+/// (`msg send`, `commitments done`), for messages that name both.
+pub(crate) fn has_subcommand(words: &[String]) -> bool {
+    match words {
+        [first, second, ..] => is_subcommand(first, second),
+        _ => false,
+    }
 }
 
 /// Rebuild the argument list so that clap sees `<command> [<subcommand>] <options…> --
@@ -231,6 +304,23 @@ mod tests {
             v(&["guards", "heal-lock", "--json", "--force"])
         );
         assert_eq!(normalize(&v(&["guards", "./heal-lock", "--json"])), v(&["guards", "--json", "--", "./heal-lock"]));
+        assert_eq!(
+            normalize(&v(&["commitments", "done", "CMT-1", "--force"])),
+            v(&["commitments", "done", "--force", "--", "CMT-1"])
+        );
+        assert_eq!(normalize(&v(&["commitments", "./done", "--all"])), v(&["commitments", "--all", "--", "./done"]));
+    }
+
+    #[test]
+    fn text_after_claim_is_the_observe_value_option() {
+        assert_eq!(
+            claim_text(v(&["--text", "claim", "observe", "--text", "I'll push", "--json"])),
+            v(&["--text", "claim", "observe", "--observe-text", "I'll push", "--json"])
+        );
+        assert_eq!(claim_text(v(&["--agent", "claim", "wait", "--text"])), v(&["--agent", "claim", "wait", "--text"]));
+        assert_eq!(claim_text(v(&["claim", "observe", "--text=x"])), v(&["claim", "observe", "--observe-text=x"]));
+        assert_eq!(claim_text(v(&["claim", "observe", "--", "--text"])), v(&["claim", "observe", "--", "--text"]));
+        assert!(prescan(&v(&["claim", "observe", "--observe-text"])).is_err_and(|e| e.message.contains("--text ")));
     }
 
     #[test]

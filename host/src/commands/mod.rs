@@ -1,6 +1,7 @@
 //! One library function per command. Each takes a resolved [`Context`] and returns a
 //! serialisable result or a [`TtError`](crate::TtError); the binary renders it.
 
+pub mod claims;
 pub mod guard;
 pub mod guards;
 pub mod policy;

@@ -404,6 +404,7 @@ fn state_text(json: &Value, me: &str, now: i64) -> String {
         t.push_str(&format!("  Owner:    — (turn {turn})\n"));
     }
     let members = json.get("members").and_then(Value::as_array).cloned().unwrap_or_default();
+    let held = json.get("commitments").and_then(|c| c.get("room_held_total")).and_then(Value::as_u64).unwrap_or(0);
     let active = members.iter().filter(|m| m.get("status").and_then(Value::as_str) == Some("active")).count();
     let inactive = members.len() - active;
     if inactive > 0 {
@@ -417,6 +418,9 @@ fn state_text(json: &Value, me: &str, now: i64) -> String {
         let seen = parse_ts(m.get("last_seen_at")).map_or("-".to_string(), |x| relative(x, now));
         let you = if id == me { "  ← you" } else { "" };
         t.push_str(&format!("            • {id:<24} {status:<8} last seen {seen}{you}\n"));
+    }
+    if held > 0 {
+        t.push_str(&format!("Awaiting next holder: {held}\n"));
     }
     t
 }
@@ -688,6 +692,7 @@ pub fn health(
     };
     let renewing = you_own && matches!(g_status, "alive" | "unknown");
     let offer = svc.takeover_offer(&room_id, me)?;
+    let commitments = svc.surfaced_commitments(&room_id, me, false)?;
     let git = crate::git::status(&resolved.workspace_root);
     let next_action = if !is_member {
         "Run `tt wait` to join this room and wait for the turn.".to_string()
@@ -720,6 +725,14 @@ pub fn health(
     o.insert("listener".into(), json!({"status": "not_tracked"}));
     o.insert("git".into(), json!({"dirty": git.dirty, "summary": git.summary}));
     o.insert("takeover".into(), Value::Object(takeover));
+    o.insert(
+        "commitments".into(),
+        json!({
+            "open_total": commitments.open_total,
+            "open": commitments.open.iter().map(shape::commitment_summary).collect::<Vec<_>>(),
+            "room_held_total": commitments.room_held_total,
+        }),
+    );
     o.insert("next_action".into(), json!(next_action));
     let machine = svc.liveness.machine().clone();
     let (guards, guards_line) = super::guards::health_summary(ctx, &svc.host_lock, &machine, &resolved.workspace_root);
@@ -765,6 +778,12 @@ pub fn health(
     text.push_str(&format!("Guardian: {g_status}{}\n", g_pid.map_or(String::new(), |p| format!(" {p}"))));
     text.push_str("Listener: not tracked\n");
     text.push_str(&format!("Git: {}\n", git.summary));
+    if commitments.open_total > 0 {
+        text.push_str(&super::claims::open_line(&commitments.open, commitments.open_total));
+    }
+    if commitments.room_held_total > 0 {
+        text.push_str(&format!("Awaiting next holder: {}\n", commitments.room_held_total));
+    }
     text.push_str(&guards_line);
     text.push_str(&format!("Next: {next_action}\n"));
     if verbose {

@@ -7,7 +7,8 @@ use super::{Context, Outcome, caller};
 use crate::error::{ErrorCode, TtError};
 use crate::identity::{HarnessArgs, Identity};
 use crate::liveness::Verdict;
-use crate::service::turn::{GrantReason, Mode, PollResult, PollState};
+use crate::service::commitments::{Recorded, commitment_id};
+use crate::service::turn::{GrantReason, HandoffClaim, Mode, PollResult, PollState};
 use crate::service::{Caller, Service};
 use crate::sessions::{self, SessionRow};
 use crate::store::{Event, EventFilter, Target};
@@ -388,6 +389,60 @@ fn add_turn_hint(m: &mut Map<String, Value>, has_guardian: bool, has_events: boo
     }
 }
 
+/// Add `open_commitments` (at most 10 summaries) and `open_commitments_total` to a
+/// wait/try/take result when the caller has any (follow-through.md §9; a read, after any
+/// grant committed, so inherited ones are included). Returns the text lines: the
+/// inherited commitments of a grant, then the open ones.
+fn surface_commitments(
+    svc: &mut Service,
+    room_id: &str,
+    agent: &str,
+    result: &PollResult,
+    m: &mut Map<String, Value>,
+) -> Result<String, TtError> {
+    // A room deleted since the poll (its last member left) owes nothing any more.
+    let s = match svc.surfaced_commitments(room_id, agent, false) {
+        Err(e) if e.code == ErrorCode::RoomNotFound => Default::default(),
+        other => other?,
+    };
+    let mut text = String::new();
+    if let PollResult::YourTurn { inherited, .. } | PollResult::TookOver { inherited, .. } = result
+        && !inherited.is_empty()
+    {
+        text.push_str(&super::claims::inherited_lines(inherited));
+    }
+    if s.open_total > 0 {
+        let list: Vec<Value> = s.open.iter().map(crate::service::shape::commitment_summary).collect();
+        m.insert("open_commitments".into(), Value::Array(list));
+        m.insert("open_commitments_total".into(), json!(s.open_total));
+        text.push_str(&super::claims::open_line(&s.open, s.open_total));
+    }
+    Ok(text)
+}
+
+/// Classify the handoff's `status` and `next_action` texts, two calls, before the release
+/// transaction (follow-through.md §8 step 1). Returns the claims found and, when a call
+/// faulted, the `commitment_warning` line. Nothing is classified when
+/// `action_claim_enabled` is off.
+fn classify_handoff(svc: &mut Service, handoff: &Value) -> (Vec<HandoffClaim>, Option<String>) {
+    let mut claims = Vec::new();
+    let mut warning = None;
+    if !svc.settings.action_claim_enabled {
+        return (claims, warning);
+    }
+    for field in ["status", "next_action"] {
+        let Some(text) = handoff.get(field).and_then(Value::as_str) else { continue };
+        let (claim, fault) = super::claims::classify(svc, text);
+        if let Some(f) = fault {
+            warning.get_or_insert(format!("{f}; no commitment was recorded from the handoff's `{field}`"));
+        }
+        if let Some(claim) = claim {
+            claims.push(HandoffClaim { field, claim, text: text.to_string() });
+        }
+    }
+    (claims, warning)
+}
+
 /// One-line text summary of a poll result (cli.md §4.6).
 fn result_text(r: &PollResult, guardian: Option<i64>, note: Option<&str>, now: i64) -> String {
     let g = guardian.map_or("-".to_string(), |p| p.to_string());
@@ -501,13 +556,15 @@ pub fn wait(
     };
     write_row(ctx, svc, &who.agent_id, &room_id, join, cursor, &change)?;
     let warning = (!joined.warnings.is_empty()).then(|| joined.warnings.join(" "));
-    let json = wait_json(&c, guardian, warning.as_deref(), verbose);
+    let mut json = wait_json(&c, guardian, warning.as_deref(), verbose);
+    let commitments_text = surface_commitments(svc, &room_id, &who.agent_id, &c.result, &mut json)?;
     let now = svc.now();
     let mut text = String::new();
     if let Some(w) = &warning {
         text.push_str(&format!("Warning: {w}\n"));
     }
     text.push_str(&result_text(&c.result, guardian, note, now));
+    text.push_str(&commitments_text);
     if c.result.status() == "not_yet"
         && let Some(h) = json.get("hint").and_then(Value::as_str)
     {
@@ -598,8 +655,10 @@ pub fn take(
     if verbose {
         room::add_guidance(&mut m, &result);
     }
+    let commitments_text = surface_commitments(svc, &room_id, &who.agent_id, &result, &mut m)?;
     let g = guardian.map_or("-".to_string(), |p| p.to_string());
-    let text = format!("Took the stick ({}). Guardian {g} is holding the lease.\n", result.reason().unwrap_or("-"));
+    let mut text = format!("Took the stick ({}). Guardian {g} is holding the lease.\n", result.reason().unwrap_or("-"));
+    text.push_str(&commitments_text);
     Ok(Outcome { json: Value::Object(m), text, warnings: svc.policies.take_warnings() })
 }
 
@@ -676,19 +735,54 @@ pub fn hand_over(
         Handover::Pass(t) => Some(t.clone()),
         Handover::Assign(sel) => Some(resolve_assign(svc, &room_id, &who.agent_id, sel)?),
     };
+    let (claims, commitment_warning) = classify_handoff(svc, handoff);
     let outcome = match &target {
-        None => svc.release(&room_id, &who, &lease, turn, handoff).map(|(next, e)| (next, e, "released")),
-        Some(t) => svc.pass(&room_id, &who, &lease, turn, t, handoff).map(|e| (Some(t.clone()), e, "passed")),
+        None => svc.release(&room_id, &who, &lease, turn, handoff, &claims).map(|r| (r, "released")),
+        Some(t) => svc.pass(&room_id, &who, &lease, turn, t, handoff, &claims).map(|r| (r, "passed")),
     };
     match outcome {
-        Ok((reserved_for, event, status)) => {
+        Ok((ended, status)) => {
             stop_guardian(ctx, svc, &who.agent_id, &room_id)?;
+            let reserved_for = ended.reserved_for.clone();
             let mut m = Map::new();
             m.insert("status".into(), json!(status));
             m.insert("room_id".into(), json!(room_id));
             m.insert("reserved_for".into(), json!(reserved_for));
-            m.insert("event_seq".into(), json!(event.event_seq));
+            m.insert("event_seq".into(), json!(ended.event.event_seq));
             m.insert("hint".into(), json!(HINT_RELEASED));
+            let mut recorded_text = String::new();
+            if !ended.handoff_commitments.is_empty() {
+                let mut list = Vec::new();
+                for (field, claim, recorded) in &ended.handoff_commitments {
+                    let mut h = Map::new();
+                    h.insert("field".into(), json!(field));
+                    h.insert("verb".into(), json!(claim.verb.as_str()));
+                    h.insert("matched".into(), json!(claim.matched));
+                    match recorded {
+                        Recorded::Registered { commitment, deduplicated } => {
+                            h.insert("registered".into(), json!(true));
+                            h.insert("deduplicated".into(), json!(deduplicated));
+                            h.insert("commitment_id".into(), json!(commitment_id(commitment.seq)));
+                            if !deduplicated {
+                                recorded_text.push_str(&format!(
+                                    "Recorded commitment {} ({}) from the handoff.\n",
+                                    commitment_id(commitment.seq),
+                                    commitment.verb
+                                ));
+                            }
+                        }
+                        Recorded::Capped { .. } => {
+                            h.insert("registered".into(), json!(false));
+                            h.insert("reason".into(), json!("per_topic_cap"));
+                        }
+                    }
+                    list.push(Value::Object(h));
+                }
+                m.insert("handoff_commitments".into(), Value::Array(list));
+            }
+            if let Some(w) = &commitment_warning {
+                m.insert("commitment_warning".into(), json!(w));
+            }
             if verbose {
                 m.insert(
                     "coordination_prompt".into(),
@@ -698,11 +792,12 @@ pub fn hand_over(
                 );
                 m.insert("next".into(), json!("tt wait"));
             }
-            let text = match (status, &reserved_for) {
+            let mut text = match (status, &reserved_for) {
                 ("passed", Some(r)) => format!("Passed to {r}.\n"),
                 (_, Some(r)) => format!("Released to {r}.\n"),
                 _ => "Released; nobody was reserved (the handoff waits for the next claimant).\n".to_string(),
             };
+            text.push_str(&recorded_text);
             Ok(Outcome { json: Value::Object(m), text, warnings: svc.policies.take_warnings() })
         }
         Err(e) if matches!(e.code, ErrorCode::StaleLease | ErrorCode::TurnMismatch) => {

@@ -1,6 +1,9 @@
 //! Membership: join with room selection and supersession (protocol.md §9.5, §10.10,
-//! §14), leave (§10.10), kick (§10.11) and the idle-room purge (§15).
+//! §14), leave (§10.10), kick (§10.11) and the idle-room purge (§15). Supersession,
+//! leave and kick move the departing member's open commitments to the room
+//! (follow-through.md §10.1–§10.2).
 
+use super::commitments::{self as cm, Attach};
 use super::{Caller, Deps, Service, need_room, new_member, not_a_member};
 use crate::error::{ErrorCode, TtError};
 use crate::liveness::Verdict;
@@ -225,6 +228,7 @@ fn supersede(tx: &Tx<'_>, d: &mut Deps<'_>, room: &mut Room, incoming: &Member) 
         restate(room);
         room.updated_at = d.now;
         tx.update_room(room)?;
+        cm::inherit(tx, d, room, &id, "session_superseded", Attach::Owner)?;
         evicted.push(id);
     }
     Ok(evicted)
@@ -332,6 +336,7 @@ impl Service {
                     payload: None,
                     created_at: d.now,
                 })?;
+                cm::inherit(tx, d, &room, &caller.agent_id, "left", Attach::Owner)?;
             }
             Ok(Departure {
                 status: if deleted { "room_deleted" } else { "left" },
@@ -398,6 +403,9 @@ impl Service {
                 created_at: d.now,
             })?;
             let (deleted, remaining) = depart(tx, d, &mut room, target)?;
+            if !deleted {
+                cm::inherit(tx, d, &room, target, "kicked", Attach::Owner)?;
+            }
             Ok(Departure {
                 status: if deleted { "room_deleted" } else { "kicked" },
                 room_id: room.room_id.clone(),

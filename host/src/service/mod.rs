@@ -7,6 +7,7 @@
 //! errors are [`TtError`]s with stable codes. It never prints and never reads the
 //! environment.
 
+pub mod commitments;
 pub mod membership;
 pub mod reads;
 pub mod shape;

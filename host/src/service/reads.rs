@@ -154,7 +154,9 @@ impl Service {
     }
 
     /// The `tt state` object without any write: `{room, members, cursor_event_seq,
-    /// hidden?}`; `me` is never dropped from the horizon view.
+    /// commitments, hidden?}` (`commitments` of follow-through.md §9: the caller's open
+    /// ones, the room-held count, `by_agent`); `me` is never dropped from the horizon
+    /// view.
     pub fn state_view(&mut self, room_id: &str, me: &str, all: bool, verbose: bool) -> Result<Value, TtError> {
         self.read(|tx, d| {
             let room = need_room(tx, room_id)?;
@@ -189,6 +191,18 @@ impl Service {
             obj.insert("room".into(), shape::room(&room, view, verbose));
             obj.insert("members".into(), Value::Array(list));
             obj.insert("cursor_event_seq".into(), json!(tx.max_event_seq(room_id)?));
+            let c = super::commitments::surfaced_in(tx, d.now, room_id, me, true)?;
+            let by_agent: Vec<Value> =
+                c.by_agent.iter().map(|(a, n)| json!({"agent_id": a, "open_total": n})).collect();
+            obj.insert(
+                "commitments".into(),
+                json!({
+                    "open_total": c.open_total,
+                    "open": c.open.iter().map(shape::commitment_summary).collect::<Vec<_>>(),
+                    "room_held_total": c.room_held_total,
+                    "by_agent": by_agent,
+                }),
+            );
             if shown.len() < members.len() {
                 obj.insert(
                     "hidden".into(),

@@ -1,11 +1,13 @@
 //! The shared JSON objects of cli.md §5: PathRoom, RoomMember, RoomEvent, Note and the
-//! hidden summary, in their compact and verbose shapes. Timestamps render as ISO-8601
-//! UTC with milliseconds (protocol.md §3.1).
+//! hidden summary, in their compact and verbose shapes, and the Commitment object and
+//! its summary (follow-through.md §7.5). Timestamps render as ISO-8601 UTC with
+//! milliseconds (protocol.md §3.1).
 
 use super::View;
+use super::commitments::{commitment_id, derived, is_open};
 use crate::clock::iso8601;
 use crate::liveness::Verdict;
-use crate::store::{Event, Member, Note, Room};
+use crate::store::{Commitment, Event, Member, Note, Room};
 use serde_json::{Map, Value, json};
 
 /// An epoch-ms timestamp as ISO-8601, or null.
@@ -93,6 +95,65 @@ pub fn note(n: &Note) -> Value {
         "resolved_at": ts(n.resolved_at),
         "resolved_by_agent_id": n.resolved_by_agent_id,
     })
+}
+
+/// The Commitment object (follow-through.md §7.5) as read at `now`: `status` and `open`
+/// derived (§5.5), `holder` `agent` or `room`.
+pub fn commitment(c: &Commitment, now: i64) -> Value {
+    let d = derived(c, now);
+    json!({
+        "commitment_id": commitment_id(d.seq),
+        "room_id": d.room_id,
+        "kind": d.kind,
+        "status": d.status,
+        "open": is_open(c, now),
+        "holder": if d.agent_id.is_some() { "agent" } else { "room" },
+        "agent_id": d.agent_id,
+        "origin_agent_id": d.origin_agent_id,
+        "topic": d.topic,
+        "external_key": d.external_key,
+        "verb": d.verb,
+        "matched": d.matched,
+        "excerpt": d.excerpt,
+        "source": d.source,
+        "source_field": d.source_field,
+        "handoff_event_seq": d.handoff_event_seq,
+        "created_turn_id": d.created_turn_id,
+        "created_at": ts(Some(d.created_at)),
+        "expires_at": ts(Some(d.expires_at)),
+        "inherited_from_agent_id": d.inherited_from_agent_id,
+        "inherited_at": ts(d.inherited_at),
+        "inherit_reason": d.inherit_reason,
+        "attached_turn_id": d.attached_turn_id,
+        "attached_at": ts(d.attached_at),
+        "resolved_at": ts(d.resolved_at),
+        "resolved_by_agent_id": d.resolved_by_agent_id,
+        "resolution": d.resolution,
+    })
+}
+
+/// The commitment summary of lists embedded in other results (follow-through.md §7.5).
+pub fn commitment_summary(c: &Commitment) -> Value {
+    json!({
+        "commitment_id": commitment_id(c.seq),
+        "verb": c.verb,
+        "matched": c.matched,
+        "topic": c.topic,
+        "source": c.source,
+        "created_at": ts(Some(c.created_at)),
+        "expires_at": ts(Some(c.expires_at)),
+        "inherited_from_agent_id": c.inherited_from_agent_id,
+        "inherit_reason": c.inherit_reason,
+    })
+}
+
+/// A summary in `inherited_commitments` (follow-through.md §10.3): plus `from_agent_id`.
+pub fn inherited_summary(c: &Commitment) -> Value {
+    let mut v = commitment_summary(c);
+    if let Value::Object(m) = &mut v {
+        m.insert("from_agent_id".into(), json!(c.inherited_from_agent_id));
+    }
+    v
 }
 
 /// The hidden summary of protocol.md §17.7.

@@ -1,10 +1,14 @@
 //! Turn operations: the wait poll and grant (protocol.md §10.4–§10.6), heartbeat
 //! (§10.7), release and pass (§10.8), relinquish (§10.9), takeover (§12) and the handoff
-//! validation of §10.3. Fencing (§10.2) is checked inside each transaction.
+//! validation of §10.3. Fencing (§10.2) is checked inside each transaction. Grants attach
+//! room-held commitments, handoffs record their claims, and takeovers of a dead or timed
+//! out owner and relinquishment move the owner's commitments to the room
+//! (follow-through.md §8, §10).
 
+use super::commitments::{self as cm, Attach, Recorded};
 use super::{Caller, Deps, Service, View, ms, need_room, not_a_member, shape};
 use crate::error::{ErrorCode, TtError};
-use crate::store::{Event, EventFilter, Member, NewEvent, Room, StoredState, Tx};
+use crate::store::{Commitment, Event, EventFilter, Member, NewEvent, Room, StoredState, Tx};
 use serde_json::{Map, Value, json};
 use stick_policy::types as n;
 
@@ -54,6 +58,8 @@ pub enum PollResult {
         from_agent_id: Option<String>,
         /// Why.
         reason: GrantReason,
+        /// Room-held commitments this grant attached (follow-through.md §10.3).
+        inherited: Vec<Commitment>,
     },
     /// A committed takeover (§12.6).
     TookOver {
@@ -67,6 +73,8 @@ pub enum PollResult {
         revoked_agent_id: Option<String>,
         /// The takeover kind.
         reason: &'static str,
+        /// Commitments this takeover attached (follow-through.md §10.3).
+        inherited: Vec<Commitment>,
     },
     /// Not the caller's turn.
     NotYet {
@@ -141,20 +149,22 @@ impl PollResult {
         let mut m = Map::new();
         m.insert("status".into(), json!(self.status()));
         match self {
-            PollResult::YourTurn { room_id, turn_id, lease_id, handoff, from_agent_id, reason } => {
+            PollResult::YourTurn { room_id, turn_id, lease_id, handoff, from_agent_id, reason, inherited } => {
                 m.insert("room_id".into(), json!(room_id));
                 m.insert("turn_id".into(), json!(turn_id));
                 m.insert("lease_id".into(), json!(lease_id));
                 m.insert("handoff".into(), handoff.clone().unwrap_or(Value::Null));
                 m.insert("from_agent_id".into(), json!(from_agent_id));
                 m.insert("reason".into(), json!(reason.as_str()));
+                insert_inherited(&mut m, inherited);
             }
-            PollResult::TookOver { room_id, turn_id, lease_id, revoked_agent_id, reason } => {
+            PollResult::TookOver { room_id, turn_id, lease_id, revoked_agent_id, reason, inherited } => {
                 m.insert("room_id".into(), json!(room_id));
                 m.insert("turn_id".into(), json!(turn_id));
                 m.insert("lease_id".into(), json!(lease_id));
                 m.insert("revoked_agent_id".into(), json!(revoked_agent_id));
                 m.insert("reason".into(), json!(reason));
+                insert_inherited(&mut m, inherited);
             }
             PollResult::NotYet { room_state, turn_id, current_owner, reserved_for, reason, hint } => {
                 m.insert("room_state".into(), json!(room_state.as_str()));
@@ -192,6 +202,18 @@ impl PollResult {
         }
         m
     }
+}
+
+/// `inherited_commitments` (at most 10 summaries with `from_agent_id`) and
+/// `inherited_commitments_total`, both omitted when nothing was attached
+/// (follow-through.md §10.3).
+fn insert_inherited(m: &mut Map<String, Value>, inherited: &[Commitment]) {
+    if inherited.is_empty() {
+        return;
+    }
+    let list: Vec<Value> = inherited.iter().take(cm::SURFACE_MAX).map(shape::inherited_summary).collect();
+    m.insert("inherited_commitments".into(), Value::Array(list));
+    m.insert("inherited_commitments_total".into(), json!(inherited.len()));
 }
 
 /// Wait mode (§10.6.1).
@@ -338,6 +360,7 @@ fn grant(tx: &Tx<'_>, d: &Deps<'_>, room: &mut Room, me: &Member) -> Result<Poll
         payload: None,
         created_at: d.now,
     })?;
+    let inherited = cm::attach_at_grant(tx, d, room, &me.agent_id)?;
     Ok(PollResult::YourTurn {
         room_id: room.room_id.clone(),
         turn_id: room.turn_id,
@@ -345,7 +368,31 @@ fn grant(tx: &Tx<'_>, d: &Deps<'_>, room: &mut Room, me: &Member) -> Result<Poll
         handoff: pending.and_then(|e| e.handoff),
         from_agent_id: from,
         reason,
+        inherited,
     })
+}
+
+/// A claim found in one field of a handoff (follow-through.md §8 step 1), classified
+/// before the release transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandoffClaim {
+    /// `status` or `next_action`.
+    pub field: &'static str,
+    /// The classifier's answer.
+    pub claim: n::Claim,
+    /// The field's text.
+    pub text: String,
+}
+
+/// What a release or pass did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndTurn {
+    /// The reserved recipient, if any.
+    pub reserved_for: Option<String>,
+    /// The `release` or `pass` event.
+    pub event: Event,
+    /// Per handoff claim: its field, the claim and what `record()` did (§8 step 4).
+    pub handoff_commitments: Vec<(&'static str, n::Claim, Recorded)>,
 }
 
 /// Marker: the read-only evaluation found that a write is needed (§20.4); `policy`
@@ -520,6 +567,7 @@ fn already_owner(room: &Room) -> PollResult {
         handoff: None,
         from_agent_id: None,
         reason: GrantReason::AlreadyOwner,
+        inherited: Vec::new(),
     }
 }
 
@@ -707,8 +755,8 @@ impl Service {
         })
     }
 
-    /// Release (§10.8). Returns `(reserved_for, event)`. Errors: `invalid_handoff`,
-    /// `turn_mismatch`, `stale_lease`, `room_not_found`.
+    /// Release (§10.8) with the handoff's classified claims (follow-through.md §8).
+    /// Errors: `invalid_handoff`, `turn_mismatch`, `stale_lease`, `room_not_found`.
     pub fn release(
         &mut self,
         room_id: &str,
@@ -716,12 +764,15 @@ impl Service {
         lease_id: &str,
         turn_id: i64,
         handoff: &Value,
-    ) -> Result<(Option<String>, Event), TtError> {
-        self.end_turn(room_id, caller, (lease_id, turn_id), None, handoff)
+        claims: &[HandoffClaim],
+    ) -> Result<EndTurn, TtError> {
+        self.end_turn(room_id, caller, (lease_id, turn_id), None, handoff, claims)
     }
 
-    /// Pass (§10.8). Errors: as release, plus `invalid_input` (pass to oneself) and
-    /// `unknown_member` (target not an active member).
+    /// Pass (§10.8) with the handoff's classified claims. Errors: as release, plus
+    /// `invalid_input` (pass to oneself) and `unknown_member` (target not an active
+    /// member).
+    #[allow(clippy::too_many_arguments, reason = "the inputs of §10.8 pass plus the handoff's claims")]
     pub fn pass(
         &mut self,
         room_id: &str,
@@ -730,12 +781,14 @@ impl Service {
         turn_id: i64,
         to: &str,
         handoff: &Value,
-    ) -> Result<Event, TtError> {
-        self.end_turn(room_id, caller, (lease_id, turn_id), Some(to), handoff).map(|(_, e)| e)
+        claims: &[HandoffClaim],
+    ) -> Result<EndTurn, TtError> {
+        self.end_turn(room_id, caller, (lease_id, turn_id), Some(to), handoff, claims)
     }
 
     /// Release (`to` None: the fair successor, or nobody) or pass (`to`): one
-    /// transaction doing §10.8 steps 1–4.
+    /// transaction doing §10.8 steps 1–4, recording the handoff's claims as commitments
+    /// of the caller right after the event (follow-through.md §8 step 2).
     fn end_turn(
         &mut self,
         room_id: &str,
@@ -743,7 +796,8 @@ impl Service {
         (lease_id, turn_id): (&str, i64),
         to: Option<&str>,
         handoff: &Value,
-    ) -> Result<(Option<String>, Event), TtError> {
+        claims: &[HandoffClaim],
+    ) -> Result<EndTurn, TtError> {
         validate_handoff(handoff)?;
         self.warm_holders(room_id)?;
         match to {
@@ -779,6 +833,20 @@ impl Service {
                 payload: None,
                 created_at: d.now,
             })?;
+            let topic = cm::default_topic(room_id, &caller.agent_id);
+            let mut recorded = Vec::with_capacity(claims.len());
+            for c in claims {
+                let rec = cm::Record {
+                    agent_id: &caller.agent_id,
+                    topic: &topic,
+                    claim: &c.claim,
+                    text: &c.text,
+                    source: cm::Source::Handoff,
+                    source_field: Some(c.field),
+                    handoff_event_seq: Some(event.event_seq),
+                };
+                recorded.push((c.field, c.claim.clone(), cm::record(tx, d, &room, &rec)?));
+            }
             let next = match target {
                 Some(t) => Some(t),
                 None => {
@@ -802,7 +870,7 @@ impl Service {
             room.updated_at = d.now;
             tx.update_room(&room)?;
             remerge_guardian_row(tx, d, &room, caller)?;
-            Ok((room.reserved_for.clone(), event))
+            Ok(EndTurn { reserved_for: room.reserved_for.clone(), event, handoff_commitments: recorded })
         })?;
         self.notify(room_id);
         Ok(out)
@@ -886,6 +954,7 @@ impl Service {
             room.state = StoredState::Idle;
             room.updated_at = d.now;
             tx.update_room(&room)?;
+            cm::inherit(tx, d, &room, agent, "harness_gone", Attach::Owner)?;
             Ok("relinquished")
         })?;
         if status == "relinquished" {
@@ -970,12 +1039,19 @@ impl Service {
                 payload: None,
                 created_at: d.now,
             })?;
+            // A dead or timed-out owner's promises outlive its turn (follow-through.md §10.1);
+            // an operator override, claim timeout or gone recipient moves nothing.
+            if let (Some(gone), "owner_gone" | "owner_timeout") = (revoked.as_deref(), kind) {
+                cm::inherit(tx, d, &room, gone, kind, Attach::Taker(&caller.agent_id))?;
+            }
+            let inherited = cm::attach_at_grant(tx, d, &room, &caller.agent_id)?;
             Ok(PollResult::TookOver {
                 room_id: room.room_id.clone(),
                 turn_id: room.turn_id,
                 lease_id: lease,
                 revoked_agent_id: revoked,
                 reason: kind,
+                inherited,
             })
         })?;
         self.notify(room_id);

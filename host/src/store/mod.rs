@@ -5,9 +5,12 @@
 //! rolls everything back, presence touches included (§20.4). [`Store::read`] runs one
 //! deferred read transaction, so a projection is internally consistent. Inside either,
 //! the service works through [`Tx`], whose methods are protocol-level row operations
-//! (rooms, members, events, notes), never SQL.
+//! (rooms, members, events, notes, commitments), never SQL.
 
+pub mod commitments;
 pub mod schema;
+
+pub use commitments::{Commitment, NewCommitment};
 
 use crate::error::{ErrorCode, TtError};
 use rusqlite::types::Value as SqlValue;

@@ -14,12 +14,15 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// Every migration in order. Companion specifications append theirs after `1 initial`.
-pub const MIGRATIONS: &[Migration] = &[Migration { id: 1, name: "initial", sql: INITIAL }];
+/// Every migration in order. Companion specifications append theirs after `1 initial`:
+/// `2 commitments` is follow-through.md §5.1.
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { id: 1, name: "initial", sql: INITIAL }, Migration { id: 2, name: "commitments", sql: COMMITMENTS }];
 
-/// Child tables of a room, deleted before the room row (protocol.md §15.4). Tables that
-/// a later migration adds are listed here too; a missing table is skipped.
-pub const ROOM_CHILD_TABLES: &[&str] = &["commitments", "notes", "room_events", "room_members"];
+/// Child tables of a room, deleted before the room row, children first (protocol.md
+/// §15.4, follow-through.md §5.6): companion tables (`commitments`,
+/// `claim_observations`) → notes → events → members. A missing table is skipped.
+pub const ROOM_CHILD_TABLES: &[&str] = &["commitments", "claim_observations", "notes", "room_events", "room_members"];
 
 const INITIAL: &str = r#"
 CREATE TABLE path_rooms (
@@ -91,4 +94,48 @@ CREATE TABLE notes (
   resolved_by_agent_id TEXT
 );
 CREATE INDEX notes_by_room_created ON notes (room_id, created_at, note_id);
+"#;
+
+/// follow-through.md §5.1: commitments and the hook's stale-read guard. The partial unique
+/// index makes "at most one pending row per room and external key" a storage invariant,
+/// so every transaction that writes commitments first sweeps lapsed rows (§5.5).
+const COMMITMENTS: &str = r#"
+CREATE TABLE commitments (
+  seq                     INTEGER PRIMARY KEY AUTOINCREMENT,
+  room_id                 TEXT NOT NULL REFERENCES path_rooms(room_id) ON DELETE CASCADE,
+  kind                    TEXT NOT NULL DEFAULT 'action_claim',
+  status                  TEXT NOT NULL CHECK (status IN ('pending','done','withdrawn','expired')),
+  agent_id                TEXT,
+  origin_agent_id         TEXT NOT NULL,
+  topic                   TEXT NOT NULL,
+  external_key            TEXT NOT NULL,
+  verb                    TEXT NOT NULL,
+  matched                 TEXT NOT NULL,
+  excerpt                 TEXT NOT NULL,
+  source                  TEXT NOT NULL CHECK (source IN ('observe','hook','handoff')),
+  source_field            TEXT,
+  handoff_event_seq       INTEGER,
+  created_turn_id         INTEGER NOT NULL,
+  created_at              INTEGER NOT NULL,
+  expires_at              INTEGER NOT NULL,
+  inherited_from_agent_id TEXT,
+  inherited_at            INTEGER,
+  inherit_reason          TEXT,
+  attached_turn_id        INTEGER,
+  attached_at             INTEGER,
+  resolved_at             INTEGER,
+  resolved_by_agent_id    TEXT,
+  resolution              TEXT
+);
+CREATE UNIQUE INDEX commitments_open_key ON commitments (room_id, external_key) WHERE status = 'pending';
+CREATE INDEX commitments_by_assignee ON commitments (room_id, agent_id, status);
+CREATE INDEX commitments_by_topic    ON commitments (room_id, topic, status);
+
+CREATE TABLE claim_observations (
+  room_id       TEXT NOT NULL REFERENCES path_rooms(room_id) ON DELETE CASCADE,
+  agent_id      TEXT NOT NULL,
+  text_sha256   TEXT NOT NULL,
+  observed_at   INTEGER NOT NULL,
+  PRIMARY KEY (room_id, agent_id)
+);
 "#;

@@ -1,4 +1,4 @@
-//! host-lock.md §14 scenarios 1–12 and 20: the lock file, the check of every writing and
+//! host-lock.md §14 scenarios 1–12, 18 and 20: the lock file, the check of every writing and
 //! reading command, the decision table, the hard invariant, the `O_EXCL` race, the
 //! remote-filesystem refusal, corrupt locks and the manual heal. Each test drives the real
 //! `tt` binary and is named after its scenario.
@@ -440,6 +440,65 @@ fn s12_manual_heal() {
     let text = hl.run(&["guards", "heal-lock", "--force", "--text"], &[]);
     assert_eq!(text.code, 0, "{text:?}");
     assert_eq!(text.stdout, "host.lock now names this host (current-host); previous owner: old-host\n");
+}
+
+#[test]
+fn s18_hook_mode_under_a_foreign_lock() {
+    let hl = Hl::new();
+    hl.foreign(AGE_360S);
+    let w = hl.w.to_string_lossy().into_owned();
+    let payload = json!({
+        "session_id": "s18",
+        "transcript_path": "",
+        "cwd": w,
+        "hook_event_name": "Stop",
+        "stop_hook_active": false,
+        "last_assistant_message": "I'll restart the server now.",
+    })
+    .to_string();
+    let hook = |extra: &[&str]| {
+        let mut args = vec!["claim", "observe", w.as_str(), "--hook", "--agent", "agent:a"];
+        args.extend_from_slice(extra);
+        hl.p.run(hl.inv(&args, &[]).stdin(payload.clone()))
+    };
+    let plain = hook(&[]);
+    assert_eq!((plain.code, plain.stdout.as_str()), (0, ""), "{plain:?}");
+    let json_out = hook(&["--json"]);
+    assert_eq!(json_out.code, 0, "{json_out:?}");
+    let v: Value = serde_json::from_str(&json_out.stdout).unwrap();
+    assert_eq!((v["registered"].clone(), v["reason"].clone()), (json!(false), json!("host_lock_conflict")), "{v:#}");
+    assert!(hl.probes().is_empty(), "{:?}", hl.probes());
+    // After a forced heal: no commitment was created under the foreign lock, and the same
+    // payload is a claim once the lock names this host.
+    ok(&hl.run(&["guards", "heal-lock", "--force", "--json"], &[]));
+    let listed = ok(&hl.run(&["commitments", &w, "--all", "--agent", "agent:a", "--json"], &[]));
+    assert_eq!(listed["total"], 0, "{listed:#}");
+    let v: Value = serde_json::from_str(&hook(&["--json"]).stdout).unwrap();
+    assert_eq!((v["registered"].clone(), v["verb"].clone()), (json!(true), json!("restart")), "{v:#}");
+}
+
+/// follow-through.md §7: `claim observe`, `commitments done` and `withdraw` are writing
+/// commands (refused under a foreign lock), `tt commitments` is a reading one (it runs
+/// and carries the `host_lock` warning).
+#[test]
+fn commitments_commands_under_a_foreign_lock() {
+    let hl = Hl::new();
+    let w = hl.w.to_string_lossy().into_owned();
+    let a = ["--agent", "agent:a", "--json"];
+    let observe = |text: &str| {
+        let mut args = vec!["claim", "observe", w.as_str(), "--text", text];
+        args.extend_from_slice(&a);
+        hl.run(&args, &[])
+    };
+    assert_eq!(ok(&observe("I'll push the fix now."))["registered"], true);
+    hl.foreign(AGE_360S);
+    conflict(&observe("I'll restart the server now."));
+    conflict(&hl.run(&["commitments", "done", "CMT-001", "--agent", "agent:a", "--json"], &[]));
+    conflict(&hl.run(&["commitments", "withdraw", "CMT-001", "--agent", "agent:a", "--json"], &[]));
+    let listed = ok(&hl.run(&["commitments", &w, "--agent", "agent:a", "--json"], &[]));
+    assert_eq!(listed["open_total"], 1, "{listed:#}");
+    assert_eq!(listed["host_lock"]["state"], "foreign", "{listed:#}");
+    assert!(hl.probes().is_empty(), "{:?}", hl.probes());
 }
 
 #[test]

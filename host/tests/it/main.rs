@@ -10,6 +10,10 @@
 
 mod conformance;
 mod contention;
+mod followthrough_hook;
+mod followthrough_inherit;
+mod followthrough_record;
+mod followthrough_service;
 mod hostlock_fixture;
 mod hostlock_guards;
 mod hostlock_lock;
