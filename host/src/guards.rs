@@ -287,6 +287,8 @@ pub fn host_lock_row(f: &HostLockFacts) -> Row {
             );
         }
         LockState::Unreadable(why) => {
+            // §11.1: enabled only for an absent, same-host, corrupt or healable lock.
+            enabled = false;
             lock_state = "unreadable";
             error = Some(format!("cannot read host.lock: {why}"));
             detail = format!("cannot read host.lock ({why})");
@@ -371,7 +373,7 @@ pub fn action_claim_sentinel_row(settings: &Settings, claims_usable: bool, hook_
         errored: false,
         config_on,
         default_on: true,
-        runtime_enabled: config_on && claims_usable,
+        runtime_enabled: claims_usable,
         verified: hook_installed,
         dry_run: false,
     };
@@ -395,7 +397,8 @@ pub fn action_claim_sentinel_row(settings: &Settings, claims_usable: bool, hook_
         settings.source_of("action_claim_enabled"),
         inputs,
         runtime(&[
-            ("enabled", json!(config_on && claims_usable)),
+            // §11.1: "true when the `claims` policy slot is usable", whatever the switch.
+            ("enabled", json!(claims_usable)),
             ("hook_installed", json!(hook_installed)),
             ("cap", json!(settings.action_claim_cap)),
             ("expiry_ms", json!(settings.action_claim_expiry_ms)),

@@ -84,7 +84,7 @@ fn scan(buf: &[u8], whole: bool) -> (Option<String>, bool) {
         }
     }
     // `after_stop` runs from the end of the file backwards.
-    let Some(last) = after_stop.iter().find(|a| a.texts.iter().any(|t| !t.trim().is_empty())) else {
+    let Some(last) = after_stop.iter().find(|a| a.texts.iter().any(|t| !t.is_empty())) else {
         return (None, stopped);
     };
     let joined: Vec<&str> = match &last.id {

@@ -299,8 +299,8 @@ fn validate(command: Command) -> Result<Job, TtError> {
                 (None, false) => return Err(TtError::usage("tt claim observe needs --text TEXT, --stdin or --hook.")),
                 _ => {}
             }
-            let topic = o.topic.as_deref().map(cm::validate_topic).transpose()?;
-            Job::Observe { args: ObserveArgs { path: o.path, topic, text: o.text.unwrap_or_default() }, stdin }
+            // The topic is validated after the feature switch (§7.1 step 1: nothing else runs).
+            Job::Observe { args: ObserveArgs { path: o.path, topic: o.topic, text: o.text.unwrap_or_default() }, stdin }
         }
         Command::Commitments(o) => match o.command {
             None => Job::Commitments { path: o.path, all: flag(o.all) },
@@ -371,6 +371,12 @@ pub fn run(ctx: &Context, command: Command, agent: Option<&str>, mode: Mode, ver
         // follow-through.md §7.1 steps 1–2: the switch first, then the text.
         if !ctx.settings.action_claim_enabled {
             return print(mode, &claims::disabled());
+        }
+        if let Some(raw) = args.topic.take() {
+            match cm::validate_topic(&raw) {
+                Ok(t) => args.topic = Some(t),
+                Err(e) => return report_error(&e, mode),
+            }
         }
         if *stdin {
             match read_stdin_text() {

@@ -124,13 +124,25 @@ fn no_claim_result(m: &mut Map<String, Value>, fault: Option<&str>) -> String {
     "No action claim found\n".into()
 }
 
+/// `room_not_found` with the `path` detail of follow-through.md §7.6: the resolved
+/// context path the room was looked up from.
+fn with_path(ctx: &Context, e: TtError, path: Option<&str>) -> TtError {
+    if e.code != ErrorCode::RoomNotFound {
+        return e;
+    }
+    let home = ctx.home();
+    let resolved = resolve(path, &ctx.cwd, home.as_deref());
+    e.with("path", resolved.context_path.display().to_string())
+}
+
 /// `tt claim observe [path] [--topic T] (--text TEXT | --stdin)` (§7.1 steps 3–7; the
 /// feature switch and reading stdin are the caller's steps 1–2). Errors:
 /// `room_not_found`, `unknown_member` (details `agent_id`, `room_id`), `storage_error`,
 /// `database_busy`; a classifier fault is not an error (`policy_fault` in the result).
 pub fn observe(ctx: &Context, svc: &mut Service, identity: &Identity, args: &ObserveArgs) -> Result<Outcome, TtError> {
     let agent = identity.agent_id.as_str();
-    let (room_id, _) = lookup_room(ctx, svc, agent, args.path.as_deref())?;
+    let (room_id, _) =
+        lookup_room(ctx, svc, agent, args.path.as_deref()).map_err(|e| with_path(ctx, e, args.path.as_deref()))?;
     if !svc.is_member(&room_id, agent)? {
         return Err(unknown_member(agent, &room_id));
     }
@@ -313,9 +325,16 @@ fn hook_steps(
         Err(e) => return Err(e),
         Ok(_) => {}
     }
-    // No database means no room; do not create one (nor a host lock) for a Stop hook.
+    // Step 5 before step 6: without a database there is no room, but a foreign lock is
+    // still reported as such. Observe it read-only, so that a Stop hook never creates a
+    // database or a lock.
     if !Store::path_in(&ctx.data_dir).is_file() {
-        return Ok(skip("no_room"));
+        let machine = ctx.liveness()?.machine().clone();
+        let lock = ctx.lock_config(&machine, None);
+        let mut policies = crate::policy::Policies::new(ctx.policy_config());
+        let state = crate::lock::check(&lock, Access::Read, &mut policies, ctx.clock.now_ms())?;
+        warnings.extend(policies.take_warnings());
+        return Ok(skip(if state.read_only() { "host_lock_conflict" } else { "no_room" }));
     }
     let mut liveness = ctx.liveness()?;
     let first = identity::derive(&ctx.env, args.agent.as_deref(), &mut liveness);
@@ -358,7 +377,7 @@ fn hook_steps(
         text: &message,
         claim: claim.as_ref(),
         source: Source::Hook,
-        guard: Some(Guard { sha256: &sha, store: fault.is_none() }),
+        guard: Some(Guard { sha256: &sha }),
     })?;
     let mut m = Map::new();
     match (observed, &claim) {
@@ -419,7 +438,7 @@ pub fn list(
     all: bool,
 ) -> Result<Outcome, TtError> {
     let agent = identity.agent_id.as_str();
-    let (room_id, _) = lookup_room(ctx, svc, agent, path)?;
+    let (room_id, _) = lookup_room(ctx, svc, agent, path).map_err(|e| with_path(ctx, e, path))?;
     let canonical_path = svc.read(|tx, _| Ok(tx.room(&room_id)?.map(|r| r.canonical_path)))?.unwrap_or_default();
     let Listing { commitments, open_total, room_held_total } = svc.list_commitments(&room_id, agent, all)?;
     let now = svc.now();

@@ -224,8 +224,8 @@ pub enum Takeover {
 }
 
 /// The atomic takeover of §7.2. `expected` is the content the decision was based on
-/// (step 1: a different content means someone else changed it; an absent lock means a
-/// racer is between its unlink and its create, and this process joins the `O_EXCL` race);
+/// (step 1: a different content, or no lock at all, means someone else changed it: lost;
+/// under the `TT_TEST_HEAL_BARRIER` hook an absent lock joins the `O_EXCL` race instead);
 /// `None` skips step 1 (a forced heal). Then `unlink` (ignoring "not found"), the
 /// `TT_TEST_HEAL_BARRIER` hook (which also pauses 500 ms before step 1),
 /// `O_EXCL` create (exists again: lost), write + `fsync`, and a re-read that must match
@@ -244,10 +244,11 @@ pub fn takeover(cfg: &LockConfig, expected: Option<&[u8]>, now: u64) -> io::Resu
     if let Some(expected) = expected {
         match read_lock(&path) {
             LockRead::Present(s) if s.bytes == expected => {}
-            // Judgment call: an absent lock was removed by a racer between its unlink and
-            // its exclusive create (steps 2–4); nobody holds it, so join the race on
-            // `O_EXCL` instead of giving up (an absent lock is what any writer creates).
-            LockRead::Absent => {}
+            // Test hook only: an absent lock was removed by a racer that is now waiting at
+            // the barrier between its unlink and its exclusive create; joining it there is
+            // what the hook exists to exercise (§14 scenario 9: both arrive, one wins).
+            LockRead::Absent if cfg.hooks.heal_barrier.is_some() => {}
+            // Step 1: the bytes differ (an absent lock included): someone else changed it.
             _ => return Ok(Takeover::Lost),
         }
     }

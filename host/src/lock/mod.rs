@@ -309,10 +309,11 @@ impl LockState {
         match self {
             LockState::Owned { .. } => None,
             LockState::Foreign(f) => Some(format!(
-                "warning: the data directory belongs to host {}, not this host {this_hostname} (heartbeat {}, {}); \
-                 running read-only",
+                "warning: the data directory belongs to host {}, not this host {this_hostname} (heartbeat {}, \
+                 decision {}, {}); running read-only",
                 f.record.hostname,
                 age_phrase(f.heartbeat_age_ms),
+                f.decided.decision.as_str(),
                 f.decided.reason
             )),
             LockState::Unreadable(why) => Some(format!("warning: cannot read host.lock ({why}); running read-only")),
@@ -527,7 +528,8 @@ pub fn force_heal(cfg: &LockConfig, policies: &mut Policies, now: u64) -> Result
     let forced = Decided { decision: Decision::Conflict, reason: "forced".into(), fs_local: None, pid_dead: None };
     match file::takeover(cfg, None, now).map_err(|e| write_error(&path, &e))? {
         file::Takeover::Won(record) => {
-            audit(cfg, now, "host_lock_force_healed", previous.as_ref(), age, Some(&forced));
+            // No policy was asked (§9): the audit line carries no decision and no reason.
+            audit(cfg, now, "host_lock_force_healed", previous.as_ref(), age, None);
             Ok(ForceOutcome::Forced { previous, record })
         }
         file::Takeover::Lost => {

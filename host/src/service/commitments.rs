@@ -309,11 +309,10 @@ impl Close {
 /// The hook's stale-read guard for one observation (§7.2 step 8).
 #[derive(Clone, Copy, Debug)]
 pub struct Guard<'a> {
-    /// SHA-256 (lowercase hex) of the message.
+    /// SHA-256 (lowercase hex) of the message. It is stored whatever the classifier
+    /// said, a fault included: a fault is the safe fallback "no claim" (§3.8), and step 8
+    /// stores the hash "alone when there is no claim" (§7.2).
     pub sha256: &'a str,
-    /// Store it (false after a classifier fault, so that a later run can still record
-    /// the claim).
-    pub store: bool,
 }
 
 /// One observation to record (`tt claim observe`, §7.1–§7.2), classified already.
@@ -402,9 +401,7 @@ impl Service {
                 if tx.observation(o.room_id, o.agent_id)?.as_deref() == Some(g.sha256) {
                     return Ok(Observed::AlreadyObserved);
                 }
-                if g.store {
-                    tx.put_observation(o.room_id, o.agent_id, g.sha256, d.now)?;
-                }
+                tx.put_observation(o.room_id, o.agent_id, g.sha256, d.now)?;
             }
             let Some(claim) = o.claim else { return Ok(Observed::NoClaim) };
             let topic = o.topic.map_or_else(|| default_topic(o.room_id, o.agent_id), str::to_string);

@@ -193,8 +193,9 @@ fn ft26_hook_mode_skips() {
 
 #[test]
 fn ft27_hook_mode_never_blocks() {
-    // Classifier fault: no claim, `policy_fault`, a warning line; the hash is not stored,
-    // so the same message is recorded once the classifier works again.
+    // Classifier fault: no claim, `policy_fault`, a warning line. A fault is the safe
+    // fallback "no claim" (§3.8), so the hash is stored like any no-claim run (§7.2 step 8)
+    // and the same message is `already_observed` once the classifier works again.
     let p = hook_fixture();
     let msg = "I'll rebase onto main now, then push.";
     let v = hook_ok(
@@ -212,7 +213,8 @@ fn ft27_hook_mode_never_blocks() {
     assert!(plain.stderr.lines().all(|l| l.starts_with("tt claim observe:")), "{plain:?}");
     assert_eq!(stored(&p), 0);
     let v = hook_ok(&p.run(hook(&p, payload("s1", "", false, Some(msg)), &["--json"])), true);
-    fields(&v, json!({"registered": true, "verb": "rebase", "commitment_id": "CMT-001"}));
+    fields(&v, json!({"observed": false, "registered": false, "reason": "already_observed"}));
+    assert_eq!(stored(&p), 0);
 
     // A data directory owned by another host (host-lock.md §4.1): still exit 0, no
     // blocking key, whatever the lock check decides.

@@ -198,6 +198,9 @@ fn ft08_feature_switch() {
     p.set_settings(Some(r#"{"action_claim_enabled":0}"#));
     let off = observe(&p, A, "I'll push it now.", &[]);
     assert_eq!(off, json!({"observed": false, "registered": false, "reason": "feature_disabled"}));
+    // §7.1 step 1: nothing else runs, not even the topic's validation.
+    let off = observe(&p, A, "I'll push it now.", &["--topic", ""]);
+    assert_eq!(off, json!({"observed": false, "registered": false, "reason": "feature_disabled"}));
     let t = ok(&p.tt(A, &["try"]));
     fields(&t, json!({"status": "your_turn", "reason": "already_owner", "open_commitments_total": 1}));
     assert_eq!(t["open_commitments"][0]["commitment_id"], "CMT-001");
@@ -221,7 +224,9 @@ fn ft09_membership_and_rooms() {
     std::fs::create_dir(&elsewhere).unwrap();
     std::fs::write(elsewhere.join("package.json"), "").unwrap();
     let out = p.tt(A, &["claim", "observe", &elsewhere.to_string_lossy(), "--text", "I'll push it."]);
-    err(&out, "room_not_found");
+    let e = err(&out, "room_not_found");
+    // §7.6: details `path`, the context path the room was looked up from.
+    assert_eq!(e["path"], std::fs::canonicalize(&elsewhere).unwrap().to_string_lossy().as_ref(), "{e:#}");
     assert_eq!(p.sql("SELECT count(*) FROM path_rooms"), rooms_before);
     assert_eq!(stored(&p), 0);
 }

@@ -140,6 +140,8 @@ fn s14_sentinel_verified() {
     assert_eq!(row["effective"], "off", "{row:#}");
     assert_eq!(row["off_class"], "diverged-from-default");
     assert_eq!(row["config_source"], "setting:action_claim_enabled");
+    // §11.1: runtime `enabled` says whether the claims slot is usable, whatever the switch.
+    assert_eq!(row["runtime"]["enabled"], true, "{row:#}");
     let lines: Vec<&str> = g["attention"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].starts_with("action-claim-sentinel:"), "{lines:?}");

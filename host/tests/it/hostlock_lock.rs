@@ -477,6 +477,26 @@ fn s18_hook_mode_under_a_foreign_lock() {
     assert_eq!((v["registered"].clone(), v["verb"].clone()), (json!(true), json!("restart")), "{v:#}");
 }
 
+/// follow-through.md §7.2 steps 5–6: with a foreign lock and no database yet, the hook
+/// skips `host_lock_conflict` (not `no_room`) and creates nothing.
+#[test]
+fn hook_with_a_foreign_lock_and_no_database() {
+    let hl = Hl::bare();
+    std::fs::create_dir_all(&hl.d).unwrap();
+    hl.foreign(AGE_360S);
+    let before = hl.lock_bytes();
+    let w = hl.w.to_string_lossy().into_owned();
+    let payload = json!({"session_id": "s", "cwd": w, "stop_hook_active": false,
+        "last_assistant_message": "I'll restart the server now."})
+    .to_string();
+    let out = hl.p.run(hl.inv(&["claim", "observe", &w, "--hook", "--json"], &[]).stdin(payload));
+    assert_eq!(out.code, 0, "{out:?}");
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["reason"], "host_lock_conflict", "{v:#}");
+    assert!(!hl.d.join("rooms.sqlite").exists());
+    assert_eq!(hl.lock_bytes(), before);
+}
+
 /// follow-through.md §7: `claim observe`, `commitments done` and `withdraw` are writing
 /// commands (refused under a foreign lock), `tt commitments` is a reading one (it runs
 /// and carries the `host_lock` warning).
