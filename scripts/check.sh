@@ -15,6 +15,11 @@ need cargo fmt --version
 need cargo clippy --version
 rustup target list --installed | grep -qx wasm32-wasip2 || need false
 
+echo "== changelog: an Unreleased section for the release flow (README \"Changes and releases\")"
+if ! grep -q '^## \[Unreleased\]$' CHANGELOG.md || ! grep -q '^<!-- next-header -->$' CHANGELOG.md; then
+  echo "error: CHANGELOG.md needs its '<!-- next-header -->' marker and a '## [Unreleased]' section" >&2
+  exit 1
+fi
 echo "== format"
 cargo fmt --all --check
 echo "== clippy"
