@@ -38,3 +38,29 @@ fn a_write_that_waited_for_the_lock_is_dated_when_it_ran() {
         assert!(iso_ms(&s(&pair[0], "created_at")) <= iso_ms(&s(&pair[1], "created_at")), "{evs:#?}");
     }
 }
+
+/// Found by the crash run: about half of the random SIGKILLs of `tt release`, `tt pass` and
+/// `tt try` landed while the process held `cli-sessions.json.lock`, and the empty lock directory
+/// it left blocked every writer for 30 s (cli.md §3.5): each waited 5 s and failed with
+/// `storage_error`, after committing its grant or release. A holder now marks the lock with its pid
+/// and start time, and a lock whose holder is provably gone is broken at once. This test leaves
+/// exactly what a killed holder leaves.
+#[test]
+fn a_session_lock_left_by_a_killed_tt_does_not_block_the_next_writer() {
+    let p = Proto::new(&[A, B]);
+    p.join(&[A]);
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let lock = p.data.join("cli-sessions.json.lock");
+    std::fs::create_dir(&lock).unwrap();
+    std::fs::write(lock.join(format!("owner-{dead}-1776859200")), "").unwrap();
+    ok(&p.tt(B, &["join"]));
+    let r = ok(&p.tt(A, &["try"]));
+    assert_eq!(r["status"], "your_turn", "{r:#}");
+    ok(&p.tt(A, &["release", "--status", "s", "--next-action", "n"]));
+    assert!(!lock.exists(), "the dead holder's lock is still there");
+    let rows = p.sessions();
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert!(rows.iter().all(|r| r.get("lease_id").is_none()), "{rows:#?}");
+}
