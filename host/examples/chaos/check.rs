@@ -333,7 +333,8 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
     }
 
     // ---- The fenced register.
-    let mut accepted_writes: BTreeMap<(usize, u64, i64), bool> = BTreeMap::new();
+    // The last accepted write of each hold, by its place in the journal (`recv`).
+    let mut accepted_writes: BTreeMap<(usize, u64, i64), u64> = BTreeMap::new();
     for w in journal.iter().filter(|j| str_of(j, "k") == "write") {
         r.writes += 1;
         let agent = str_of(w, "agent").to_owned();
@@ -360,7 +361,9 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
         }
         let slot = i64_of(w, "slot") as usize;
         let inc = i64_of(w, "inc") as u64;
-        accepted_writes.insert((slot, inc, turn), accepted);
+        if accepted {
+            accepted_writes.insert((slot, inc, turn), recv);
+        }
         if !accepted {
             let code = w.get("error").and_then(Value::as_str).unwrap_or("?").to_owned();
             *r.rejected.entry(code.clone()).or_default() += 1;
@@ -569,18 +572,19 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
                 continue;
             }
             r.cs_overlaps += 1;
-            // The older turn's holder must have been stopped during the overlap, superseded, and
-            // refused when it wrote.
+            // The older turn's holder must have been stopped during its turn (before its critical
+            // section ended; possibly before it even began) until the turn was taken over, and no
+            // write of it may have been accepted after that (a write accepted before the stop,
+            // while its token was current, is fine).
             let older = if a.4 < b.4 { a } else { b };
-            let (o_start, o_end) = (older.0, older.1);
             let explained = pauses.iter().any(|p| {
                 p.slot == older.2
                     && p.inc == older.3
                     && p.turn == older.4
-                    && p.superseded_seq.is_some()
-                    && p.start_us < o_end
-                    && p.end_us > o_start
-            }) && accepted_writes.get(&(older.2, older.3, older.4)) != Some(&true);
+                    && p.start_us < older.1
+                    && p.superseded_seq
+                        .is_some_and(|s| accepted_writes.get(&(older.2, older.3, older.4)).is_none_or(|w| *w < s))
+            });
             if explained {
                 r.cs_overlaps_explained += 1;
             } else {

@@ -67,6 +67,7 @@ the room row, cli-sessions.json and guardians are checked.
   --seed S            the run's seed (printed; the same seed picks the same faults and delays)
   --keep              keep the run directory (data dirs, journals, logs) and print its path
   --tt PATH           the tt binary (default: target/<triple>/release/tt next to this example)
+  --recheck DIR       run the chaos checker again on a kept run directory (its n<N>/ phases)
   --help, -h          this help
 ";
 
@@ -80,6 +81,7 @@ struct Opts {
     seed: Option<u64>,
     keep: bool,
     tt: Option<PathBuf>,
+    recheck: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -93,6 +95,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         seed: None,
         keep: false,
         tt: None,
+        recheck: None,
     };
     let mut it = args.iter();
     let num = |v: Option<&String>, name: &str| -> Result<u64, String> {
@@ -120,6 +123,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--kills" => o.kills = Some(num(it.next(), "--kills")?.max(1)),
             "--seed" => o.seed = Some(num(it.next(), "--seed")?),
             "--tt" => o.tt = Some(PathBuf::from(it.next().ok_or("--tt requires a value")?)),
+            "--recheck" => o.recheck = Some(PathBuf::from(it.next().ok_or("--recheck requires a value")?)),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -142,6 +146,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(dir) = &o.recheck {
+        return recheck(dir);
+    }
     let tt = match common::locate_tt(o.tt.as_deref()) {
         Ok(t) => t,
         Err(e) => {
@@ -230,5 +237,40 @@ fn main() -> ExitCode {
     }
     // The verdict is the last line (scripts/check.sh shows it).
     println!("{verdict}");
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// `--recheck DIR`: the checker on every `n<N>/` phase of a kept chaos run.
+fn recheck(dir: &std::path::Path) -> ExitCode {
+    let mut phases: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_str()?.strip_prefix('n')?.parse::<usize>().ok()?;
+                    Some((n, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    phases.sort();
+    if phases.is_empty() {
+        eprintln!("error: no n<N>/ phase directories in {}", dir.display());
+        return ExitCode::from(2);
+    }
+    let mut ok = true;
+    for (n, path) in phases {
+        match check::check_phase(n, &path.join("data"), &path.join("run")) {
+            Ok(mut r) => {
+                r.dir = path;
+                r.print();
+                ok &= r.ok();
+            }
+            Err(e) => {
+                println!("N={n}: cannot check {}: {e}", path.display());
+                ok = false;
+            }
+        }
+    }
+    println!("recheck: {}", if ok { "OK" } else { "FAILED" });
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
