@@ -262,10 +262,13 @@ impl SessionFile {
 
     fn lock(&self) -> Result<LockGuard, TtError> {
         let lock = self.lock_path();
+        // Probed before `mkdir`, so the marker follows the directory within microseconds: a
+        // holder killed between the two leaves an unmarked lock, which waits out the 30 s rule.
+        let started_at = crate::liveness::own_start_time();
         let started = Instant::now();
         loop {
             match fs::DirBuilder::new().mode(0o700).create(&lock) {
-                Ok(()) => return Ok(LockGuard::taken(lock)),
+                Ok(()) => return Ok(LockGuard::taken(lock, started_at)),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     if lock_is_stale(&lock) {
                         remove_lock_dir(&lock);
@@ -388,10 +391,11 @@ struct LockGuard {
 
 impl LockGuard {
     /// The lock directory was just created by this process: mark it with this process's
-    /// pid and start time, so that a writer finding it after this process was killed can
-    /// tell the lock is dead (best effort: without a marker the 30 s rule applies).
-    fn taken(dir: PathBuf) -> LockGuard {
-        let owner = crate::liveness::own_start_time()
+    /// pid and start time (`started_at`, s), so that a writer finding it after this process
+    /// was killed can tell the lock is dead (best effort: without a marker the 30 s rule
+    /// applies).
+    fn taken(dir: PathBuf, started_at: Option<i64>) -> LockGuard {
+        let owner = started_at
             .map(|started| dir.join(owner_name(std::process::id(), started)))
             .filter(|path| fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).is_ok());
         LockGuard { dir, owner }
