@@ -388,7 +388,7 @@ impl Driver {
                 }
             }
         }
-        self.after_command();
+        self.after_command(cmd);
         Ok(())
     }
 
@@ -417,7 +417,7 @@ impl Driver {
     /// the lock) the next writer must break it at once (a stall or a `storage_error` would show as
     /// a problem); without one (killed between `mkdir` and the marker) only the 30 s rule of
     /// cli.md §3.5 applies, so the harness ages it by 31 s instead of waiting.
-    fn after_command(&mut self) {
+    fn after_command(&mut self, cmd: Cmd) {
         let lock = self.data.join("cli-sessions.json.lock");
         let Ok(entries) = fs::read_dir(&lock) else { return };
         let marked = entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("owner-"));
@@ -425,6 +425,7 @@ impl Driver {
             self.r.locks_left += 1;
         } else {
             self.r.locks_unmarked += 1;
+            *self.r.outcomes.entry((cmd.name(), "left an unmarked session lock")).or_default() += 1;
             let old = SystemTime::now() - Duration::from_secs(31);
             if let Err(e) = fs::File::open(&lock).and_then(|f| f.set_modified(old)) {
                 self.r.problem(format!("cannot age the leftover session lock: {e}"));
