@@ -37,6 +37,9 @@ echo "== policy conformance through tt"
 cargo run --locked --release --quiet -p stick --bin tt -- policy test policies/default.wasm | tail -n 1 | tee -a "$log"
 echo "== main job: 3 agents x 20 rounds, verified from the event log and git history"
 scripts/main-job.sh --rounds 20 | tail -n 4
+echo "== chaos smoke: N = 2, 4, 8 agents under SIGKILL and SIGSTOP; 40 SIGKILLs of write commands (docs/RELIABILITY.md)"
+scripts/chaos.sh --smoke | tail -n 2
+scripts/chaos.sh --crash --smoke | tail -n 2
 # One closing line for the whole run: the sum over every test binary.
 awk '/^test result:/ { p += $4; f += $6 } / passed, [0-9]+ failed$/ && !/^test result:/ { p += $1; f += $3 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

@@ -294,6 +294,34 @@ fn os_pid(pid: i64) -> Option<rustix::process::Pid> {
     i32::try_from(pid).ok().filter(|p| *p > 0).and_then(rustix::process::Pid::from_raw)
 }
 
+/// This process's start time (s since the epoch, §6.1), read fresh, so that a file this
+/// process owns can name it exactly (`cli-sessions.json.lock`, cli.md §3.5). `None` when
+/// it cannot be inspected.
+pub fn own_start_time() -> Option<i64> {
+    let mut prober = Prober { system: None, cache: HashMap::new(), ttl: Duration::ZERO };
+    match prober.probe_uncached(i64::from(std::process::id())) {
+        Inspection::Present { started_at, .. } => Some(started_at),
+        Inspection::Missing | Inspection::Undeterminable => None,
+    }
+}
+
+/// §6.3 steps 5–8 for a process of this host and boot, probed fresh (no cache): `Gone`
+/// when `pid` is missing or now belongs to a process started later than `started_at`
+/// (s), `Alive` on an exact match, `Unknown` otherwise. Used to judge the holder named by
+/// a session lock (cli.md §3.5); `Unknown` never counts as `Gone`.
+pub fn local_verdict(pid: i64, started_at: i64) -> Verdict {
+    let mut prober = Prober { system: None, cache: HashMap::new(), ttl: Duration::ZERO };
+    match prober.probe_uncached(pid) {
+        Inspection::Missing => Verdict::Gone,
+        Inspection::Undeterminable => Verdict::Unknown,
+        Inspection::Present { started_at: seen, .. } => match seen.cmp(&started_at) {
+            Ordering::Equal => Verdict::Alive,
+            Ordering::Greater => Verdict::Gone,
+            Ordering::Less => Verdict::Unknown,
+        },
+    }
+}
+
 /// What `kill(pid, 0)` says about a pid recorded in a foreign host lock
 /// (host-lock.md §6.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

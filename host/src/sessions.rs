@@ -194,7 +194,8 @@ impl SessionFile {
     /// [`SessionFile::update`] returning what `f` returns.
     ///
     /// Takes the lock directory `cli-sessions.json.lock` (retry every 10 ms for up to
-    /// 5 s; a lock older than 30 s by its modification time is removed as stale), reads
+    /// 5 s; a lock older than 30 s by its modification time is removed as stale, and so
+    /// is at once a lock whose owner marker names a process that is gone), reads
     /// the rows, drops those whose `room_id` is not in `live_rooms`, applies `f`, keeps
     /// one row per `(agent_id, room_id)` (the last one `f` left), and writes
     /// `.cli-sessions.json.<pid>.<random>.tmp` (mode 0600, fsync) renamed over the file.
@@ -261,13 +262,19 @@ impl SessionFile {
 
     fn lock(&self) -> Result<LockGuard, TtError> {
         let lock = self.lock_path();
+        // Probed before `mkdir`, so the marker follows the directory within microseconds: a
+        // holder killed between the two leaves an unmarked lock, which waits out the 30 s rule.
+        let started_at = crate::liveness::own_start_time();
         let started = Instant::now();
         loop {
             match fs::DirBuilder::new().mode(0o700).create(&lock) {
-                Ok(()) => return Ok(LockGuard(lock)),
+                Ok(()) => return Ok(LockGuard::taken(lock, started_at)),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     if lock_is_stale(&lock) {
-                        let _ = fs::remove_dir(&lock);
+                        remove_lock_dir(&lock);
+                        continue;
+                    }
+                    if break_dead_owner(&lock) {
                         continue;
                     }
                 }
@@ -320,16 +327,87 @@ fn lock_is_stale(lock: &Path) -> bool {
         .is_some_and(|age| age > LOCK_STALE_AFTER)
 }
 
+/// Remove a stale lock directory and the owner marker inside it, if any.
+fn remove_lock_dir(lock: &Path) {
+    if let Ok(entries) = fs::read_dir(lock) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(OWNER_PREFIX) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(lock);
+}
+
+/// The owner marker `owner-<pid>-<start time s>` a lock holder creates inside the lock
+/// directory (an extension of cli.md §3.5; a lock without one, made by a holder killed
+/// right after `mkdir` or by another implementation, only goes stale after 30 s).
+const OWNER_PREFIX: &str = "owner-";
+
+fn owner_name(pid: u32, started_at: i64) -> String {
+    format!("{OWNER_PREFIX}{pid}-{started_at}")
+}
+
+fn parse_owner(name: &str) -> Option<(i64, i64)> {
+    let (pid, started) = name.strip_prefix(OWNER_PREFIX)?.split_once('-')?;
+    Some((pid.parse().ok()?, started.parse().ok()?))
+}
+
+/// A lock whose one owner marker names a process that is provably gone (protocol.md §6.3
+/// steps 5–8: the pid is missing or was reused by a later process) was left by a holder
+/// that was killed inside the lock; it is stale at once instead of after 30 s. Without this,
+/// every writer of the data directory waits 5 s and fails with `storage_error` for 30 s
+/// after a `tt` is killed while rewriting the file — about half of the random SIGKILLs of
+/// `tt release`, `tt pass` and `tt try` in the crash run (`docs/RELIABILITY.md`).
+///
+/// Breaking is safe against concurrent breakers: only the process whose `unlink` of that
+/// very marker succeeds removes the directory, and `rmdir` never removes a directory that a
+/// new holder has already marked. Returns whether the lock was broken.
+fn break_dead_owner(lock: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(lock) else { return false };
+    let names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let [name] = names.as_slice() else { return false };
+    let Some((pid, started_at)) = parse_owner(name) else { return false };
+    if crate::liveness::local_verdict(pid, started_at) != crate::liveness::Verdict::Gone {
+        return false;
+    }
+    if fs::remove_file(lock.join(name)).is_err() {
+        return false;
+    }
+    let _ = fs::remove_dir(lock);
+    true
+}
+
 fn storage(what: &str, path: &Path, e: &std::io::Error) -> TtError {
     TtError::storage(format!("{what} `{}`: {e}", path.display())).with("path", path.display().to_string())
 }
 
-/// Removes the lock directory when dropped (success, error or unwind).
-struct LockGuard(PathBuf);
+/// A held session lock: the lock directory and this process's owner marker inside it.
+/// Dropping it (success, error or unwind) removes both.
+struct LockGuard {
+    dir: PathBuf,
+    owner: Option<PathBuf>,
+}
+
+impl LockGuard {
+    /// The lock directory was just created by this process: mark it with this process's
+    /// pid and start time (`started_at`, s), so that a writer finding it after this process
+    /// was killed can tell the lock is dead (best effort: without a marker the 30 s rule
+    /// applies).
+    fn taken(dir: PathBuf, started_at: Option<i64>) -> LockGuard {
+        let owner = started_at
+            .map(|started| dir.join(owner_name(std::process::id(), started)))
+            .filter(|path| fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).is_ok());
+        LockGuard { dir, owner }
+    }
+}
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ = fs::remove_dir(&self.0);
+        if let Some(owner) = &self.owner {
+            let _ = fs::remove_file(owner);
+        }
+        let _ = fs::remove_dir(&self.dir);
     }
 }
 
@@ -691,6 +769,65 @@ mod tests {
         assert_eq!(err.code, ErrorCode::StorageError);
         assert!(lock.exists(), "someone else's lock is not removed");
         assert_eq!(f.read().len(), 1, "nothing was written");
+    }
+
+    /// A child that has exited and been reaped: its pid is missing (or reused later).
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn a_lock_whose_owner_is_gone_is_broken_at_once() {
+        let (_t, mut f) = file();
+        f.lock_timeout = Duration::from_millis(200);
+        let lock = f.lock_path();
+        // A fresh lock left by a holder that was killed inside it (found by the crash run).
+        fs::create_dir(&lock).unwrap();
+        let started = crate::liveness::own_start_time().unwrap();
+        fs::write(lock.join(owner_name(dead_pid(), started)), "").unwrap();
+        f.update(&live(&["r"]), |rows| join_refresh(rows, "a", "r", "/p", "/p", None, T1)).unwrap();
+        assert!(!lock.exists(), "the dead holder's lock was not broken");
+        assert_eq!(f.read().len(), 1);
+
+        // A live holder's lock (this very process, exact start time) is respected.
+        fs::create_dir(&lock).unwrap();
+        fs::write(lock.join(owner_name(std::process::id(), started)), "").unwrap();
+        let err = f.update(&live(&["r"]), |rows| rows.clear()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::StorageError);
+        assert!(lock.exists(), "a live holder's lock is not removed");
+        // So is one whose holder cannot be judged (a start time later than observed: unknown).
+        fs::remove_file(lock.join(owner_name(std::process::id(), started))).unwrap();
+        fs::write(lock.join(owner_name(std::process::id(), started + 3600)), "").unwrap();
+        assert!(f.update(&live(&["r"]), |rows| rows.clear()).is_err());
+        assert!(lock.exists());
+        // Two markers: not a lock this implementation made; only the 30 s rule applies.
+        fs::write(lock.join(owner_name(dead_pid(), started)), "").unwrap();
+        assert!(f.update(&live(&["r"]), |rows| rows.clear()).is_err());
+        let old = SystemTime::now() - Duration::from_secs(60);
+        fs::File::open(&lock).unwrap().set_times(fs::FileTimes::new().set_modified(old)).unwrap();
+        f.update(&live(&["r"]), |rows| join_refresh(rows, "b", "r", "/p", "/p", None, T1)).unwrap();
+        assert!(!lock.exists(), "the 30 s rule removes a marked lock too");
+        assert_eq!(f.read().len(), 2);
+    }
+
+    #[test]
+    fn a_held_lock_is_marked_and_the_marker_goes_with_it() {
+        let (_t, f) = file();
+        let lock = f.lock_path();
+        let seen = f
+            .update_with(&live(&["r"]), |_| {
+                fs::read_dir(&lock)
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap();
+        let started = crate::liveness::own_start_time().unwrap();
+        assert_eq!(seen, vec![owner_name(std::process::id(), started)]);
+        assert!(!lock.exists());
     }
 
     #[test]

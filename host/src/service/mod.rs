@@ -393,6 +393,13 @@ impl Service {
 
     /// Run `f` in one `BEGIN IMMEDIATE` transaction with fresh [`Deps`].
     ///
+    /// `Deps::now` is read once the write lock is held, not before `BEGIN IMMEDIATE`: a
+    /// transaction that waited for the lock (up to `busy_timeout_ms`) decides expiry,
+    /// stamps leases and presence, and dates its events with the time it actually runs
+    /// at. So events commit in `created_at` order along `event_seq`, and a grant made
+    /// after a wait for the lock still gets a full `owner_lease_ttl_ms` (found by the
+    /// chaos harness, `docs/RELIABILITY.md`).
+    ///
     /// Errors: `host_lock_conflict` in a read-only service (host-lock.md §8.2; reading
     /// commands skip their presence refresh and purge there, so this is a last guard),
     /// or whatever the transaction returns.
@@ -404,11 +411,13 @@ impl Service {
             )
             .hint(crate::lock::CONFLICT_HINT));
         }
-        let now = self.now();
-        let Service { store, settings, liveness, policies, .. } = self;
-        let mut deps = Deps { settings, now, liveness, policies };
+        let Service { store, settings, clock, liveness, policies, .. } = self;
         TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        store.write(|tx| f(tx, &mut deps))
+        store.write(|tx| {
+            let now = ms(clock.now_ms());
+            let mut deps = Deps { settings, now, liveness, policies };
+            f(tx, &mut deps)
+        })
     }
 
     /// Run `f` in one read transaction with fresh [`Deps`].

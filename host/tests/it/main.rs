@@ -22,6 +22,7 @@ mod policy_fixtures;
 mod policy_props;
 mod policy_runtime;
 mod proto;
+mod reliability;
 mod scenarios_cli;
 mod scenarios_core;
 mod scenarios_events;
