@@ -1,8 +1,8 @@
 //! The strict option rules of cli.md §2.3 that clap does not enforce by itself: a value
 //! option followed by a `--` token, integer options, durations.
 
+use crate::TtError;
 use std::time::Duration;
-use stick::TtError;
 
 /// The long names of every value option of every command (cli.md §2.3 rule 2: every
 /// option not in the boolean set takes a value). A constant, so that parsing builds the
@@ -48,7 +48,7 @@ pub fn shown(name: &str) -> &str {
 }
 
 /// Global value options: their next token is a value, not a command word.
-pub(crate) const GLOBAL_VALUE_OPTIONS: &[&str] = &["--agent", "--policy"];
+pub const GLOBAL_VALUE_OPTIONS: &[&str] = &["--agent", "--policy"];
 
 /// The index of the command word: the first token that is not an option or the value of
 /// a global value option (cli.md §2.1).
@@ -151,24 +151,24 @@ pub fn prescan(args: &[String]) -> Result<(), TtError> {
 }
 
 /// Commands whose next non-option token is a subcommand (cli.md §2.1).
-pub(crate) const WITH_SUBCOMMAND: &[&str] = &["msg", "notes", "instructions", "claim", "policy"];
+pub const WITH_SUBCOMMAND: &[&str] = &["msg", "notes", "instructions", "claim", "policy"];
 
 /// Commands whose next non-option token is a subcommand only when it is one of the
 /// listed words, and otherwise a positional (cli.md §2.1, follow-through.md §7.3,
 /// host-lock.md §9: `commitments done` vs `commitments ./done`, `guards heal-lock` vs
 /// `guards ./heal-lock`).
-pub(crate) const OPTIONAL_SUBCOMMANDS: &[(&str, &[&str])] =
+pub const OPTIONAL_SUBCOMMANDS: &[(&str, &[&str])] =
     &[("commitments", &["done", "withdraw"]), ("guards", &["heal-lock"])];
 
 /// Whether `word` is the subcommand of `command` (the first command word).
-pub(crate) fn is_subcommand(command: &str, word: &str) -> bool {
+pub fn is_subcommand(command: &str, word: &str) -> bool {
     WITH_SUBCOMMAND.contains(&command)
         || OPTIONAL_SUBCOMMANDS.iter().any(|(c, subs)| *c == command && subs.contains(&word))
 }
 
 /// Whether the command words `words` start with a command and its subcommand
 /// (`msg send`, `commitments done`), for messages that name both.
-pub(crate) fn has_subcommand(words: &[String]) -> bool {
+pub fn has_subcommand(words: &[String]) -> bool {
     match words {
         [first, second, ..] => is_subcommand(first, second),
         _ => false,
@@ -264,7 +264,7 @@ mod tests {
             }
         }
         let mut derived = std::collections::BTreeSet::new();
-        walk(&crate::cli::args::Cli::command(), &mut derived);
+        walk(&super::super::args::Cli::command(), &mut derived);
         let listed: std::collections::BTreeSet<String> = VALUE_OPTIONS.iter().map(|s| s.to_string()).collect();
         assert_eq!(derived, listed);
         assert!(VALUE_OPTIONS.iter().all(|v| !BOOLEANS.contains(v)));

@@ -3,8 +3,8 @@
 //! reads only clap's static definitions: no paths, settings, files or processes.
 
 use super::args::Cli;
+use crate::TtError;
 use clap::CommandFactory;
-use stick::TtError;
 
 const COMMON: &[(&str, &str)] = &[
     ("--json", "force JSON output"),
