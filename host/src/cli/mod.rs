@@ -194,10 +194,7 @@ pub(crate) fn report_error(e: &TtError, mode: Mode) -> i32 {
     let mut err = std::io::stderr().lock();
     let _ignored = match mode {
         Mode::Json => writeln!(err, "{}", e.to_json()),
-        Mode::Text => match &e.hint {
-            Some(h) => writeln!(err, "Error: {}\nhint: {h}", e.message),
-            None => writeln!(err, "Error: {}", e.message),
-        },
+        Mode::Text => write!(err, "{}", e.to_text()),
     };
     e.code.exit_code()
 }

@@ -1056,3 +1056,21 @@ fn bad_input_table() {
     eprintln!("bad-input table: {} rows {per_category:?}", rows.len());
     assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
 }
+
+/// Found by the `cli_args` fuzz target: messages echo user input, and a newline in it
+/// (`tt commitments done ' \n '`) split the text-mode `Error:` line in two. Control
+/// characters are now escaped, so an error is one line (two with a hint) in text mode
+/// and one JSON line in JSON mode (cli.md §2.9).
+#[test]
+fn an_error_echoing_a_newline_prints_on_one_line() {
+    let p = Proto::new(&[A]);
+    let text = p.raw(&["--text", "fro\nb"]);
+    assert_eq!((text.code, text.stderr.as_str()), (2, "Error: Unknown command: fro\\nb\n"), "{text:?}");
+    let text = p.raw(&["--text", "--agent", A, "commitments", "done", " \n\u{7}"]);
+    assert_eq!(text.code, 1, "{text:?}");
+    assert_eq!(text.stderr.lines().count(), 1, "{text:?}");
+    assert!(text.stderr.starts_with("Error: ` \\n\\u{7}` is not a commitment id"), "{text:?}");
+    let json = p.raw(&["--json", "fro\nb"]);
+    assert_eq!(json.stderr.lines().count(), 1, "{json:?}");
+    assert_eq!(json.err_json()["message"], "Unknown command: fro\nb");
+}
