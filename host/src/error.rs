@@ -186,4 +186,42 @@ impl TtError {
         }
         Value::Object(obj)
     }
+
+    /// The text-mode rendering on stderr (cli.md §2.9): the line `Error: <message>`, then
+    /// `hint: <hint>` when there is a hint, each ending with a newline. Messages echo user
+    /// input (`Unknown command: <name>`), so control characters are escaped (`\n`,
+    /// `\u{7}`): the error is always exactly one line, two with a hint.
+    pub fn to_text(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("Error: {}\nhint: {}\n", one_line(&self.message), one_line(h)),
+            None => format!("Error: {}\n", one_line(&self.message)),
+        }
+    }
+}
+
+/// `text` with its control characters escaped as Rust escapes them (`\n`, `\t`, `\u{1b}`).
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_errors_are_one_line_each() {
+        let e = TtError::usage("Unknown command: a\nb\u{7}");
+        assert_eq!(e.to_text(), "Error: Unknown command: a\\nb\\u{7}\n");
+        let e = TtError::storage("x\r\ny").hint("do\tthis");
+        assert_eq!(e.to_text(), "Error: x\\r\\ny\nhint: do\\tthis\n");
+        assert_eq!(e.to_json().get("message").and_then(Value::as_str), Some("x\r\ny"));
+    }
 }

@@ -6,6 +6,7 @@
 //! The library never prints and never reads environment variables: the binary
 //! snapshots the environment into an [`env::Env`] and passes it in.
 
+pub mod argv;
 pub mod clock;
 pub mod commands;
 pub mod env;

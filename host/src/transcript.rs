@@ -31,12 +31,21 @@ pub fn final_assistant_message(path: &Path) -> Option<String> {
     let nonblock = i32::try_from(rustix::fs::OFlags::NONBLOCK.bits()).unwrap_or(0);
     let mut file = std::fs::OpenOptions::new().read(true).custom_flags(nonblock).open(path).ok()?;
     let len = file.metadata().ok().filter(std::fs::Metadata::is_file)?.len();
-    let mut window = FIRST_WINDOW.min(len);
+    final_assistant_message_in(&mut file, len, FIRST_WINDOW)
+}
+
+/// [`final_assistant_message`] on any seekable transcript of `len` bytes, reading a
+/// first window of `first_window` bytes from the end (the file reader uses 64 KiB),
+/// widened four-fold as needed up to [`TAIL_MAX_BYTES`]. For a transcript of at most
+/// [`TAIL_MAX_BYTES`], the answer does not depend on `first_window` (the fuzz target
+/// `transcript` checks this). `None` on a read error or when there is no such message.
+pub fn final_assistant_message_in<R: Read + Seek>(reader: &mut R, len: u64, first_window: u64) -> Option<String> {
+    let mut window = first_window.clamp(1, TAIL_MAX_BYTES).min(len);
     loop {
         let start = len - window;
-        file.seek(SeekFrom::Start(start)).ok()?;
+        reader.seek(SeekFrom::Start(start)).ok()?;
         let mut buf = Vec::new();
-        file.by_ref().take(window).read_to_end(&mut buf).ok()?;
+        reader.by_ref().take(window).read_to_end(&mut buf).ok()?;
         let whole = start == 0;
         let (message, conclusive) = scan(&buf, whole);
         if conclusive || whole || window >= TAIL_MAX_BYTES {
@@ -190,6 +199,26 @@ mod tests {
         assert_eq!(final_assistant_message(f.path()), None);
         assert_eq!(final_assistant_message(Path::new("/nonexistent/transcript.jsonl")), None);
         assert_eq!(final_assistant_message(Path::new("/")), None);
+    }
+
+    #[test]
+    fn the_first_window_does_not_change_the_answer() {
+        let lines = [
+            user("earlier"),
+            assistant("m0", text("I'll restart it.")),
+            user("go"),
+            assistant("m1", text("Tests pass.")),
+            "{\"type\":\"garbage".to_string(),
+            assistant("m1", text("I'll push the branch now.")),
+        ];
+        let data = format!("{}\n{{\"type\":\"assist", lines.join("\n")).into_bytes();
+        let len = data.len() as u64;
+        let whole = final_assistant_message_in(&mut std::io::Cursor::new(&data), len, len);
+        assert_eq!(whole.as_deref(), Some("Tests pass.\nI'll push the branch now."));
+        for first_window in [0, 1, 7, 64, 100, len + 1, u64::MAX] {
+            let got = final_assistant_message_in(&mut std::io::Cursor::new(&data), len, first_window);
+            assert_eq!(got, whole, "first window {first_window}");
+        }
     }
 
     #[test]

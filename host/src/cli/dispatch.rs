@@ -1,15 +1,15 @@
 //! Dispatch of the protocol commands: validate the arguments (cli.md §2.3), derive the
 //! identity, open the service, call one library function, render (cli.md §2.7–§2.9).
 
-use super::args::{
-    ClaimCommand, Command, CommitmentsCommand, EventsOpts, GuardOpts, InstructionsCommand, MsgCommand, NotesCommand,
-};
-use super::parse::{duration, integer};
 use super::{Mode, output, print_warnings, report_error};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use stick::argv::args::{
+    ClaimCommand, Command, CommitmentsCommand, EventsOpts, GuardOpts, InstructionsCommand, MsgCommand, NotesCommand,
+};
+use stick::argv::parse::{duration, integer};
 use stick::commands::claims::{self, ObserveArgs};
 use stick::commands::guard::GuardArgs;
 use stick::commands::room::{self, EventsArgs};

@@ -11,14 +11,15 @@
 //! - after 5 000 ms of wall time the process gives up and exits 0 (an unfinished SQLite
 //!   transaction is rolled back by the exit).
 
-use super::args::{ClaimCommand, Cli, Command};
-use super::{clap_error, context, parse};
+use super::context;
 use clap::Parser;
 use serde_json::{Map, Value};
 use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::Duration;
+use stick::argv::args::{ClaimCommand, Cli, Command};
+use stick::argv::{clap_error, parse};
 use stick::commands::claims::{self, HookArgs, HookPayload};
 use stick::env::Env;
 use stick::service::commitments::validate_topic;
@@ -30,14 +31,6 @@ pub const FORBIDDEN_KEYS: &[&str] =
 
 /// Set once the result is printed: the watchdog and the normal path print at most once.
 static PRINTED: Mutex<bool> = Mutex::new(false);
-
-/// Whether `args` ask for hook mode: the command `claim observe` with `--hook` before any
-/// `--`.
-pub fn requested(args: &[String], words: &[String]) -> bool {
-    words.first().is_some_and(|w| w == "claim")
-        && words.get(1).is_some_and(|w| w == "observe")
-        && args.iter().take_while(|a| *a != "--").any(|a| a == "--hook" || a.starts_with("--hook="))
-}
 
 /// What hook mode prints.
 struct Report {

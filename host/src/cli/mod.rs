@@ -1,18 +1,15 @@
 //! The command line: parse, resolve the context, dispatch, render, exit code
 //! (cli.md §2).
 
-mod args;
-mod help;
 mod render;
 
 mod dispatch;
 mod hook;
-mod parse;
 
-use args::{Cli, Command, GuardsCommand, GuardsOpts, PolicyCommand};
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 use serde_json::Value;
 use std::io::Write;
+use stick::argv::args::{Command, GuardsCommand, GuardsOpts, PolicyCommand};
+use stick::argv::{self, Line, Parsed};
 use stick::clock::Clock;
 use stick::commands::{self, Context};
 use stick::env::Env;
@@ -28,62 +25,17 @@ pub enum Mode {
     Text,
 }
 
-/// The command words (`policy`, `test`, …) of `args` before `--`, skipping option
-/// values of the global value options.
-fn command_words(args: &[String]) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut skip_next = false;
-    for a in args.iter().take_while(|a| *a != "--") {
-        if skip_next {
-            skip_next = false;
-            continue;
-        }
-        if a.starts_with("--") {
-            skip_next = parse::GLOBAL_VALUE_OPTIONS.contains(&a.as_str());
-            continue;
-        }
-        if a == "-h" {
-            continue;
-        }
-        words.push(a.clone());
-    }
-    words
-}
-
-fn wants_help(args: &[String]) -> bool {
-    args.iter().take_while(|a| *a != "--").any(|a| a == "--help" || a == "-h")
-}
-
 /// Run `tt` with `args` (without the program name); returns the exit code.
 pub fn run(args: Vec<String>, env: Env) -> i32 {
-    let args = parse::claim_text(args);
-    let words = command_words(&args);
-    let before_dashes = || args.iter().take_while(|a| *a != "--");
-    let json_flag = before_dashes().any(|a| a == "--json");
-    let text_flag = before_dashes().any(|a| a == "--text");
-    let fallback_mode = if json_flag || (!text_flag && harness_env(&env)) { Mode::Json } else { Mode::Text };
-    // Help is side-effect free (cli.md §2.6): decided before anything is resolved.
-    if args.is_empty() || wants_help(&args) || words.first().is_some_and(|w| w == "help") {
-        let path: Vec<String> = if words.first().is_some_and(|w| w == "help") {
-            words.iter().skip(1).take(2).cloned().collect()
-        } else {
-            words.iter().take(2).cloned().collect()
-        };
-        return match help::render(&path) {
-            Ok(text) => print_stdout(&text),
-            Err(e) => report_error(&e, fallback_mode),
-        };
-    }
-    // Hook mode answers every outcome itself and always exits 0 (follow-through.md §7.2).
-    if hook::requested(&args, &words) {
-        return hook::run(&args, &env);
-    }
-    if let Err(e) = parse::prescan(&args) {
-        return report_error(&e, fallback_mode);
-    }
-    let cli = match parse_cli(parse::normalize(&args)) {
-        Ok(cli) => cli,
-        Err(e) => return report_error(&clap_error(&e, &words), fallback_mode),
+    let line = Line::new(args);
+    let fallback_mode = if line.json_flag || (!line.text_flag && harness_env(&env)) { Mode::Json } else { Mode::Text };
+    // Help is side-effect free (cli.md §2.6) and hook mode answers every outcome itself
+    // (follow-through.md §7.2): both are decided before anything is resolved.
+    let cli = match argv::parse_line_once(&line) {
+        Ok(Parsed::Help(text)) => return print_stdout(&text),
+        Ok(Parsed::Hook) => return hook::run(&line.args, &env),
+        Ok(Parsed::Command(cli)) => *cli,
+        Err(e) => return report_error(&e, fallback_mode),
     };
     let mode = if cli.json > 0 {
         Mode::Json
@@ -98,7 +50,7 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
         return print_stdout(&format!("tt {} (policy contract stick:policy@0.1.0)\n", env!("CARGO_PKG_VERSION")));
     }
     let Some(command) = cli.command else {
-        return match help::render(&[]) {
+        return match argv::help::render(&[]) {
             Ok(text) => print_stdout(&text),
             Err(e) => report_error(&e, mode),
         };
@@ -116,17 +68,6 @@ pub fn run(args: Vec<String>, env: Env) -> i32 {
         Ok(code) => code,
         Err(e) => report_error(&e, mode),
     }
-}
-
-/// `Cli::try_parse_from`, except that the command tree is not freed: `tt` runs once per
-/// process and exits right after, and dropping the tree of every subcommand and argument
-/// costs about a quarter of the parse (docs/PERFORMANCE.md: whole-process time is a
-/// protocol target). One tree per call; the allocation lives until the process exits.
-fn parse_cli(argv: Vec<String>) -> Result<Cli, clap::Error> {
-    use clap::{CommandFactory, FromArgMatches};
-    let mut command = std::mem::ManuallyDrop::new(Cli::command());
-    let mut matches = command.try_get_matches_from_mut(argv)?;
-    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
 }
 
 /// Whether the caller runs inside an agent harness (cli.md §2.7 rule 2).
@@ -253,83 +194,7 @@ pub(crate) fn report_error(e: &TtError, mode: Mode) -> i32 {
     let mut err = std::io::stderr().lock();
     let _ignored = match mode {
         Mode::Json => writeln!(err, "{}", e.to_json()),
-        Mode::Text => match &e.hint {
-            Some(h) => writeln!(err, "Error: {}\nhint: {h}", e.message),
-            None => writeln!(err, "Error: {}", e.message),
-        },
+        Mode::Text => write!(err, "{}", e.to_text()),
     };
     e.code.exit_code()
-}
-
-/// The bare name of a clap argument display: `--agent <ID>` → `--agent`,
-/// `--json...` → `--json`, `[PATH]` → `PATH`.
-fn arg_name(display: &str) -> String {
-    let first = display.split([' ', '=']).next().unwrap_or_default();
-    let name = first.trim_end_matches("...").trim_matches(['[', ']', '<', '>']).trim_end_matches("...");
-    match name.strip_prefix("--") {
-        Some(long) => format!("--{}", parse::shown(long)),
-        None => name.to_string(),
-    }
-}
-
-/// Map a clap error to a `cli_error` with the messages of cli.md §2.3.
-pub(crate) fn clap_error(e: &clap::Error, words: &[String]) -> TtError {
-    let invalid_arg = match e.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(s)) => s.clone(),
-        _ => String::new(),
-    };
-    let option_name = arg_name(&invalid_arg);
-    // The command, and its subcommand for the commands that take one (cli.md §2.1).
-    let with_sub =
-        words.first().is_some_and(|w| parse::WITH_SUBCOMMAND.contains(&w.as_str())) || parse::has_subcommand(words);
-    let command = words.iter().take(if with_sub { 2 } else { 1 }).cloned().collect::<Vec<_>>().join(" ");
-    let message = match e.kind() {
-        ErrorKind::InvalidSubcommand => {
-            let bad = match e.get(ContextKind::InvalidSubcommand) {
-                Some(ContextValue::String(s)) => s.clone(),
-                _ => words.last().cloned().unwrap_or_default(),
-            };
-            match words.first() {
-                Some(first) if *first != bad => format!("Unknown {first} subcommand: {bad}"),
-                _ => format!("Unknown command: {bad}"),
-            }
-        }
-        ErrorKind::UnknownArgument if invalid_arg.starts_with("--") => {
-            format!("Unknown option {option_name} for tt {command}.")
-        }
-        ErrorKind::UnknownArgument => format!("Unexpected argument `{invalid_arg}` for tt {command}."),
-        ErrorKind::InvalidValue | ErrorKind::NoEquals if invalid_arg.starts_with("--") => {
-            format!("Option {option_name} requires a value.")
-        }
-        ErrorKind::TooManyValues if invalid_arg.starts_with("--") => {
-            format!("Option {option_name} does not take a value.")
-        }
-        ErrorKind::ArgumentConflict => {
-            let prior = match e.get(ContextKind::PriorArg) {
-                Some(ContextValue::String(s)) => arg_name(s),
-                _ => option_name.clone(),
-            };
-            if prior == option_name {
-                format!("Option {option_name} may be given only once.")
-            } else {
-                format!("{prior} and {option_name} cannot be used together with tt {command}.")
-            }
-        }
-        ErrorKind::MissingRequiredArgument => {
-            let missing = match e.get(ContextKind::InvalidArg) {
-                Some(ContextValue::Strings(v)) => v.join(", "),
-                _ => invalid_arg.clone(),
-            };
-            format!("tt {command} needs {missing}.")
-        }
-        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            format!("tt {command} needs a subcommand; see `tt help {command}`.")
-        }
-        _ => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            first.trim_start_matches("error: ").to_string()
-        }
-    };
-    TtError::usage(message)
 }

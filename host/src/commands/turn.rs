@@ -838,3 +838,26 @@ pub fn text_handoff(status: Option<&str>, next_action: Option<&str>) -> Value {
         "next_action": next_action.unwrap_or("(no explicit guidance — proceed as previously established)"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    /// Found by the `handoff` fuzz target: without serde_json's `float_roundtrip`, the
+    /// 84-digit integer below parsed to one f64, was stored as the shortest text of that
+    /// f64, and read back as its neighbour, so the next holder got a handoff that
+    /// differed from the stored one (protocol.md §10.3: stored exactly as supplied).
+    #[test]
+    fn a_handoff_reads_back_from_its_stored_text_unchanged() {
+        let digits = "5".repeat(83) + "0";
+        for number in [digits.as_str(), "5.555555555555555e+83", "0.1", "-2.2250738585072014e-308", "1e300"] {
+            let text =
+                format!(r#"{{"status":"s","next_action":"n","artifacts":[{{"path":"a","lines":[{number},9]}}]}}"#);
+            let supplied = parse_handoff(&text).unwrap();
+            let stored = supplied.to_string();
+            assert_eq!(parse_handoff(&stored).unwrap(), supplied, "{number}: {stored}");
+        }
+    }
+}

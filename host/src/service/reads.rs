@@ -64,6 +64,11 @@ fn touch_if_member(tx: &Tx<'_>, d: &mut Deps<'_>, room_id: &str, caller: &Caller
     Ok(())
 }
 
+/// `invalid_cursor` for a `notes list --after` that names no note of the room (§18.2).
+fn not_a_note(id: &str) -> TtError {
+    TtError::new(ErrorCode::InvalidCursor, format!("`{id}` is not a note of this room"))
+}
+
 /// Options of a non-stream event read (cli.md §4.14).
 #[derive(Clone, Debug, Default)]
 pub struct EventRead {
@@ -412,18 +417,18 @@ impl Service {
         all: bool,
         limit: Option<i64>,
     ) -> Result<Value, TtError> {
+        // The cursor is checked before the presence touch: a failing read writes nothing
+        // (docs/RELIABILITY.md, "Bad input").
+        if let Some(id) = after {
+            self.read(|tx, _| tx.note(room_id, id)?.map(|_| ()).ok_or_else(|| not_a_note(id)))?;
+        }
         self.touch_reader(room_id, caller)?;
         self.read(|tx, d| {
             let room = need_room(tx, room_id)?;
             let notes: Vec<Note> = tx.notes(room_id)?.into_iter().filter(|n| all || n.resolved_at.is_none()).collect();
             let start_idx = match after {
                 Some(id) => {
-                    let Some(a) = tx.note(room_id, id)? else {
-                        return Err(TtError::new(
-                            ErrorCode::InvalidCursor,
-                            format!("`{id}` is not a note of this room"),
-                        ));
-                    };
+                    let Some(a) = tx.note(room_id, id)? else { return Err(not_a_note(id)) };
                     notes
                         .iter()
                         .position(|n| (n.created_at, n.note_id.as_str()) > (a.created_at, a.note_id.as_str()))

@@ -8,6 +8,7 @@
     reason = "tests"
 )]
 
+mod bad_input;
 mod conformance;
 mod contention;
 mod followthrough_hook;
