@@ -169,6 +169,7 @@ impl Agent {
         // one has taken it over, this answers `already_owner` at once, whereas a `tt wait` started as
         // the owner returns only on an event or at its timeout (protocol.md §17.5).
         let mut first = true;
+        let mut joined = false;
         while !self.stopping() {
             self.phase("wait", None)?;
             let out = if std::mem::take(&mut first) {
@@ -181,6 +182,10 @@ impl Agent {
                 sleep_ms(20);
                 continue;
             };
+            if !std::mem::replace(&mut joined, true) {
+                // From now on the member row names this process (the poll's join committed).
+                self.record(json!({"kind": "joined"}));
+            }
             let grant = match str_of(&v, "status") {
                 "your_turn" => Some((v, "wait")),
                 "takeover_available" => self.take(&v)?.map(|t| (t, "take")),

@@ -285,7 +285,6 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
     let mut kill_time: BTreeMap<(usize, u64), i64> = BTreeMap::new();
     let mut pauses: Vec<Pause> = Vec::new();
     let mut superseded: BTreeMap<(String, i64), u64> = BTreeMap::new();
-    let mut spawn_time: BTreeMap<(usize, u64), i64> = BTreeMap::new();
     for j in &journal {
         let slot = i64_of(j, "slot") as usize;
         let inc = i64_of(j, "inc") as u64;
@@ -299,9 +298,6 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
                 }
                 kill_time.insert((slot, inc), t);
                 kills.push(j);
-            }
-            "spawn" => {
-                spawn_time.insert((slot, inc), t);
             }
             "pause" => {
                 r.pauses += 1;
@@ -448,27 +444,46 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
             p.end_us = i64::MAX - 1;
         }
     }
+    // A holder resumed after its lease expired stays takeable until its guardian's next
+    // heartbeat renews the lease (at most one interval after the resume, protocol.md §10.2).
+    let settings: Value = std::fs::read_to_string(run.join("settings.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    let renew_us = i64_of(&settings, "heartbeat_interval_ms") * 1000;
     let paused_at = |slot: usize, inc: u64, turn: i64, t: i64| {
-        pauses.iter().any(|p| p.slot == slot && p.inc == inc && p.turn == turn && p.start_us <= t && t <= p.end_us)
+        pauses.iter().any(|p| {
+            p.slot == slot
+                && p.inc == inc
+                && p.turn == turn
+                && p.start_us <= t
+                && t <= p.end_us.saturating_add(renew_us)
+        })
     };
+    // When each incarnation's first poll had returned: from then on the member row names its
+    // process (the join of that poll committed before it returned).
+    let joined: BTreeMap<(usize, u64), i64> = records
+        .iter()
+        .filter(|v| str_of(v, "kind") == "joined")
+        .map(|v| ((i64_of(v, "slot") as usize, i64_of(v, "inc") as u64), i64_of(v, "t_us")))
+        .collect();
 
     // ---- Takeovers and relinquishes of a live holder.
-    let mut prev_grant: BTreeMap<i64, &Event> = BTreeMap::new();
-    for g in &grants {
-        prev_grant.insert(g.turn_id, g);
-    }
     for e in &events {
         let tau = e.created_at * 1000;
         let (revoked, turn, needs_dead) = match e.kind.as_str() {
             "takeover" => {
                 let kind = takeover_kind(e);
                 if kind == "claim_timeout" || kind == "recipient_gone" {
-                    // A reservation takeover revokes a recipient, not a holder.
+                    // A reservation takeover revokes a recipient, not a holder. The recipient was
+                    // live when an incarnation of it had joined (so the member row named a running
+                    // process) and was not killed yet; a restarted incarnation that has not polled
+                    // yet leaves the row naming the dead one, and `recipient_gone` is then right.
                     let to = e.from.clone().unwrap_or_default();
                     let live = slot_of.get(&to).is_some_and(|&s| {
-                        let last_inc =
-                            spawn_time.keys().filter(|(sl, _)| *sl == s).filter(|k| spawn_time[k] <= tau).max();
-                        last_inc.is_some_and(|k| kill_time.get(k).is_none_or(|&kt| kt > tau))
+                        joined.iter().any(|(&(sl, inc), &at)| {
+                            sl == s && at < tau && kill_time.get(&(sl, inc)).is_none_or(|&kt| kt > tau)
+                        })
                     });
                     if live {
                         r.live_recipient_takeovers += 1;
