@@ -213,7 +213,7 @@ impl Deps<'_> {
         members: &[Member],
         probe: bool,
     ) -> Result<Vec<n::Candidate>, TtError> {
-        let held = tx.last_held(&room.room_id)?;
+        let held = tx.last_held(&room.room_id, members.iter().map(|m| m.agent_id.as_str()))?;
         let mut out = Vec::with_capacity(members.len());
         for (rank, m) in members.iter().enumerate() {
             let liveness = if probe {

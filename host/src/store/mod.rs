@@ -646,6 +646,13 @@ impl Tx<'_> {
         Ok(self.tx.prepare_cached(&sql)?.query_row([canonical_path], room_from).optional()?)
     }
 
+    /// The id of the room at exactly this path (a one-column read: lookups that need only
+    /// the id parse a smaller statement).
+    pub fn room_id_at(&self, canonical_path: &str) -> Result<Option<String>, TtError> {
+        let mut stmt = self.tx.prepare_cached("SELECT room_id FROM path_rooms WHERE canonical_path = ?1")?;
+        Ok(stmt.query_row([canonical_path], |r| r.get(0)).optional()?)
+    }
+
     /// Rooms ordered by path; `limit` None = all.
     pub fn rooms(&self, limit: Option<usize>) -> Result<Vec<Room>, TtError> {
         let lim = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)).unwrap_or(-1);
@@ -897,17 +904,32 @@ impl Tx<'_> {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
-    /// `last_held_at` per agent: the largest `created_at` of the room's `claim` and
-    /// `takeover` events to that agent (protocol.md §11.1).
-    pub fn last_held(&self, room_id: &str) -> Result<HashMap<String, i64>, TtError> {
+    /// `last_held_at` of each of `agents`: the largest `created_at` (ms) of the room's
+    /// `claim` and `takeover` events to that agent (protocol.md §11.1); agents that never
+    /// held the stick are absent. Two index seeks per agent on
+    /// `room_events_room_holder_idx` (SQLite's min/max optimisation), so the cost does
+    /// not grow with the room's history.
+    pub fn last_held<'s>(
+        &self,
+        room_id: &str,
+        agents: impl IntoIterator<Item = &'s str>,
+    ) -> Result<HashMap<String, i64>, TtError> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT to_agent_id, max(created_at) FROM room_events WHERE room_id = ?1 \
-             AND event_type IN ('claim','takeover') AND to_agent_id IS NOT NULL GROUP BY to_agent_id",
+            "SELECT (SELECT max(created_at) FROM room_events \
+                     WHERE room_id = ?1 AND event_type = 'claim' AND to_agent_id = ?2), \
+                    (SELECT max(created_at) FROM room_events \
+                     WHERE room_id = ?1 AND event_type = 'takeover' AND to_agent_id = ?2)",
         )?;
-        let rows = stmt
-            .query_map([room_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-            .collect::<Result<HashMap<_, _>, _>>()?;
-        Ok(rows)
+        let mut held = HashMap::new();
+        for agent in agents {
+            let (claim, takeover) = stmt.query_row(params![room_id, agent], |r| {
+                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+            })?;
+            if let Some(at) = claim.max(takeover) {
+                held.insert(agent.to_string(), at);
+            }
+        }
+        Ok(held)
     }
 
     // ----- notes ------------------------------------------------------------------------
