@@ -403,8 +403,8 @@ fn deepest_room(ctx: &Context, svc: &mut Service, path: Option<&str>) -> Result<
     let ancestors: Vec<PathBuf> = ancestor_paths(&resolved.context_path, home.as_deref());
     svc.read(|tx, _| {
         for a in &ancestors {
-            if let Some(room) = tx.room_at(&a.to_string_lossy())? {
-                return Ok(Some(room.room_id));
+            if let Some(id) = tx.room_id_at(&a.to_string_lossy())? {
+                return Ok(Some(id));
             }
         }
         Ok(None)

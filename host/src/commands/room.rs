@@ -41,8 +41,8 @@ pub fn lookup_room(
     let (ids, deepest) = svc.read(|tx, _| {
         let mut deepest = None;
         for a in &ancestors {
-            if let Some(room) = tx.room_at(&a.to_string_lossy())? {
-                deepest = Some(room.room_id);
+            if let Some(id) = tx.room_id_at(&a.to_string_lossy())? {
+                deepest = Some(id);
                 break;
             }
         }

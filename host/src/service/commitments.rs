@@ -365,11 +365,18 @@ pub struct Closed {
 
 /// [`Surfaced`] inside an open transaction.
 pub fn surfaced_in(tx: &Tx<'_>, now: i64, room_id: &str, agent: &str, by_agent: bool) -> Result<Surfaced, TtError> {
+    // One counting statement serves all three counts; the list is read only when the
+    // agent holds something (the common case holds nothing: a process parses fewer
+    // statements, docs/PERFORMANCE.md).
+    let counts = tx.open_counts_by_holder(room_id, now)?;
+    let held_by = |who: Option<&str>| counts.iter().find(|(a, _)| a.as_deref() == who).map_or(0, |(_, n)| *n);
+    let open_total = held_by(Some(agent));
+    let room_held_total = held_by(None);
     Ok(Surfaced {
-        open: tx.open_commitments(room_id, now, Some(agent), SURFACE_MAX)?,
-        open_total: tx.count_open_commitments(room_id, now, Some(agent))?,
-        room_held_total: tx.count_open_commitments(room_id, now, None)?,
-        by_agent: if by_agent { tx.open_commitment_counts(room_id, now)? } else { Vec::new() },
+        open: if open_total > 0 { tx.open_commitments(room_id, now, Some(agent), SURFACE_MAX)? } else { Vec::new() },
+        open_total,
+        room_held_total,
+        by_agent: if by_agent { counts.into_iter().filter_map(|(a, n)| Some((a?, n))).collect() } else { Vec::new() },
     })
 }
 

@@ -64,6 +64,64 @@ fn touch_if_member(tx: &Tx<'_>, d: &mut Deps<'_>, room_id: &str, caller: &Caller
     Ok(())
 }
 
+/// The `tt state` projection inside the caller's transaction (see `Service::state_view`).
+fn state_view_in(
+    tx: &Tx<'_>,
+    d: &mut Deps<'_>,
+    room: &Room,
+    members: &[Member],
+    me: &str,
+    all: bool,
+    verbose: bool,
+) -> Result<Value, TtError> {
+    let room_id = room.room_id.as_str();
+    let view = d.derive(room, members, true);
+    let (latest, start) = horizon(tx, d, room, members)?;
+    let keep = |m: &Member| {
+        Some(m.agent_id.as_str()) == room.owner.as_deref()
+            || Some(m.agent_id.as_str()) == room.reserved_for.as_deref()
+            || m.agent_id == me
+    };
+    let shown: Vec<&Member> = if all {
+        members.iter().collect()
+    } else {
+        let mut v: Vec<&Member> = members.iter().filter(|m| keep(m) || m.last_seen_at >= start).collect();
+        while v.len() > limits::MEMBER_VIEW {
+            match v.iter().rposition(|m| !keep(m)) {
+                Some(i) => {
+                    v.remove(i);
+                }
+                None => break,
+            }
+        }
+        v
+    };
+    let mut list = Vec::new();
+    for m in &shown {
+        let (active, verdict) = d.activity(m);
+        list.push(shape::member(m, active, verdict, verbose));
+    }
+    let mut obj = Map::new();
+    obj.insert("room".into(), shape::room(room, view, verbose));
+    obj.insert("members".into(), Value::Array(list));
+    obj.insert("cursor_event_seq".into(), json!(tx.max_event_seq(room_id)?));
+    let c = super::commitments::surfaced_in(tx, d.now, room_id, me, true)?;
+    let by_agent: Vec<Value> = c.by_agent.iter().map(|(a, n)| json!({"agent_id": a, "open_total": n})).collect();
+    obj.insert(
+        "commitments".into(),
+        json!({
+            "open_total": c.open_total,
+            "open": c.open.iter().map(shape::commitment_summary).collect::<Vec<_>>(),
+            "room_held_total": c.room_held_total,
+            "by_agent": by_agent,
+        }),
+    );
+    if shown.len() < members.len() {
+        obj.insert("hidden".into(), json!({"members": shape::hidden(shown.len(), members.len(), latest, start)}));
+    }
+    Ok(Value::Object(obj))
+}
+
 /// `invalid_cursor` for a `notes list --after` that names no note of the room (§18.2).
 fn not_a_note(id: &str) -> TtError {
     TtError::new(ErrorCode::InvalidCursor, format!("`{id}` is not a note of this room"))
@@ -154,8 +212,20 @@ impl Service {
     /// `tt state` (§10.12, cli.md §4.13): the presence touch of §8.1, then
     /// [`Service::state_view`].
     pub fn state(&mut self, room_id: &str, caller: &Caller, all: bool, verbose: bool) -> Result<Value, TtError> {
-        self.touch_reader(room_id, caller)?;
-        self.state_view(room_id, &caller.agent_id, all, verbose)
+        if self.read_only {
+            return self.state_view(room_id, &caller.agent_id, all, verbose);
+        }
+        // The touch and the projection share one transaction: the same result as a touch
+        // followed by a read, with one transaction and one statement set less per process.
+        self.write(|tx, d| {
+            let room = need_room(tx, room_id)?;
+            let mut members = tx.members(room_id)?;
+            if let Some(m) = members.iter_mut().find(|m| m.agent_id == caller.agent_id) {
+                d.touch(&room, m, &caller.metadata);
+                tx.put_member(m)?;
+            }
+            state_view_in(tx, d, &room, &members, &caller.agent_id, all, verbose)
+        })
     }
 
     /// The `tt state` object without any write: `{room, members, cursor_event_seq,
@@ -166,55 +236,7 @@ impl Service {
         self.read(|tx, d| {
             let room = need_room(tx, room_id)?;
             let members = tx.members(room_id)?;
-            let view = d.derive(&room, &members, true);
-            let (latest, start) = horizon(tx, d, &room, &members)?;
-            let keep = |m: &Member| {
-                Some(m.agent_id.as_str()) == room.owner.as_deref()
-                    || Some(m.agent_id.as_str()) == room.reserved_for.as_deref()
-                    || m.agent_id == me
-            };
-            let shown: Vec<&Member> = if all {
-                members.iter().collect()
-            } else {
-                let mut v: Vec<&Member> = members.iter().filter(|m| keep(m) || m.last_seen_at >= start).collect();
-                while v.len() > limits::MEMBER_VIEW {
-                    match v.iter().rposition(|m| !keep(m)) {
-                        Some(i) => {
-                            v.remove(i);
-                        }
-                        None => break,
-                    }
-                }
-                v
-            };
-            let mut list = Vec::new();
-            for m in &shown {
-                let (active, verdict) = d.activity(m);
-                list.push(shape::member(m, active, verdict, verbose));
-            }
-            let mut obj = Map::new();
-            obj.insert("room".into(), shape::room(&room, view, verbose));
-            obj.insert("members".into(), Value::Array(list));
-            obj.insert("cursor_event_seq".into(), json!(tx.max_event_seq(room_id)?));
-            let c = super::commitments::surfaced_in(tx, d.now, room_id, me, true)?;
-            let by_agent: Vec<Value> =
-                c.by_agent.iter().map(|(a, n)| json!({"agent_id": a, "open_total": n})).collect();
-            obj.insert(
-                "commitments".into(),
-                json!({
-                    "open_total": c.open_total,
-                    "open": c.open.iter().map(shape::commitment_summary).collect::<Vec<_>>(),
-                    "room_held_total": c.room_held_total,
-                    "by_agent": by_agent,
-                }),
-            );
-            if shown.len() < members.len() {
-                obj.insert(
-                    "hidden".into(),
-                    json!({"members": shape::hidden(shown.len(), members.len(), latest, start)}),
-                );
-            }
-            Ok(Value::Object(obj))
+            state_view_in(tx, d, &room, &members, me, all, verbose)
         })
     }
 

@@ -233,15 +233,16 @@ impl Tx<'_> {
         Ok(count(n))
     }
 
-    /// Every assignee of the room with at least one open commitment and its count,
-    /// ordered by agent id (`tt state`'s `by_agent`, §9).
-    pub fn open_commitment_counts(&self, room_id: &str, now: i64) -> Result<Vec<(String, usize)>, TtError> {
+    /// Open commitments of the room counted per holder in one statement: `(None, n)` is
+    /// the room-held count, `(Some(agent), n)` an assignee's; holders without an open
+    /// commitment are absent. Ordered room-held first, then by agent id.
+    pub fn open_counts_by_holder(&self, room_id: &str, now: i64) -> Result<Vec<(Option<String>, usize)>, TtError> {
         let mut stmt = self.tx.prepare_cached(&format!(
-            "SELECT agent_id, count(*) FROM commitments WHERE room_id = ?1 AND {OPEN} AND agent_id IS NOT NULL \
+            "SELECT agent_id, count(*) FROM commitments WHERE room_id = ?1 AND {OPEN} \
              GROUP BY agent_id ORDER BY agent_id"
         ))?;
         let rows = stmt
-            .query_map(params![room_id, now], |r| Ok((r.get::<_, String>(0)?, count(r.get::<_, i64>(1)?))))?
+            .query_map(params![room_id, now], |r| Ok((r.get::<_, Option<String>>(0)?, count(r.get::<_, i64>(1)?))))?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
