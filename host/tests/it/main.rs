@@ -30,4 +30,5 @@ mod scenarios_events;
 mod scenarios_fairness;
 mod scenarios_identity;
 mod scenarios_liveness;
+mod snapshots_cli;
 mod support;
