@@ -302,14 +302,18 @@ fn spawn_guardian(
         cmd.env("TT_NOW_MS", ctx.clock.now_ms().to_string());
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // The readiness window runs from the spawn (§16.2), not from when this process gets
+    // round to waiting: the reader stamps the moment the line arrived, so a parent that
+    // was descheduled after the spawn still judges a late READY as late.
+    let deadline = Instant::now() + Duration::from_millis(ctx.settings.guard_ready_timeout_ms);
     let mut child = cmd.spawn().map_err(|e| format!("cannot start the guardian: {e}"))?;
     let pid = i64::from(child.id());
-    let (tx_line, rx_line) = mpsc::channel::<Option<String>>();
+    let (tx_line, rx_line) = mpsc::channel::<(Option<String>, Instant)>();
     if let Some(out) = child.stdout.take() {
         std::thread::spawn(move || {
             let mut line = String::new();
             let got = BufReader::new(out).read_line(&mut line).ok().filter(|n| *n > 0).map(|_| line);
-            let _ = tx_line.send(got);
+            let _ = tx_line.send((got, Instant::now()));
         });
     }
     let (tx_err, rx_err) = mpsc::channel::<String>();
@@ -320,9 +324,9 @@ fn spawn_guardian(
             let _ = tx_err.send(text);
         });
     }
-    let timeout = Duration::from_millis(ctx.settings.guard_ready_timeout_ms);
-    match rx_line.recv_timeout(timeout) {
-        Ok(Some(line)) if line.trim_end() == "READY" => {
+    let received = rx_line.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+    match received {
+        Ok((Some(line), at)) if line.trim_end() == "READY" && at <= deadline => {
             let started = svc
                 .liveness
                 .current_process(pid)
@@ -330,13 +334,15 @@ fn spawn_guardian(
                 .ok_or_else(|| "the guardian exited right after readiness".to_string())?;
             Ok((pid, started))
         }
-        Ok(_) => {
+        // End of output (or another line) within the window: the guardian gave up.
+        Ok((_, at)) if at <= deadline => {
             let status = child.wait().ok().and_then(|s| s.code()).map_or("signal".to_string(), |c| c.to_string());
             let stderr = rx_err.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
             let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_string();
             Err(format!("Guardian exited before readiness (code {status}): {last}"))
         }
-        Err(_) => {
+        // Nothing within the window (or a READY stamped after it).
+        _ => {
             let _ = svc.liveness.signal_child(pid, false);
             let until = Instant::now() + Duration::from_secs(1);
             while Instant::now() < until {
