@@ -233,7 +233,14 @@ pub fn decide(r: &ProcessRef, machine: &Machine, inspect: impl FnOnce(i64) -> In
     {
         return Verdict::Gone;
     }
-    match inspect(pid) {
+    judge(&inspect(pid), recorded)
+}
+
+/// §6.3 steps 5–8: what an inspection says about a process recorded as started at
+/// `recorded` (s). `Undeterminable` → `Unknown`, `Missing` → `Gone`; observed start ==
+/// recorded → `Alive`, later → `Gone` (the pid was reused), earlier → `Unknown`.
+fn judge(found: &Inspection, recorded: i64) -> Verdict {
+    match found {
         Inspection::Undeterminable => Verdict::Unknown,
         Inspection::Missing => Verdict::Gone,
         Inspection::Present { started_at: observed, .. } => match observed.cmp(&recorded) {
@@ -298,8 +305,7 @@ fn os_pid(pid: i64) -> Option<rustix::process::Pid> {
 /// process owns can name it exactly (`cli-sessions.json.lock`, cli.md §3.5). `None` when
 /// it cannot be inspected.
 pub fn own_start_time() -> Option<i64> {
-    let mut prober = Prober { system: None, cache: HashMap::new(), ttl: Duration::ZERO };
-    match prober.probe_uncached(i64::from(std::process::id())) {
+    match Prober::new(Duration::ZERO).probe_uncached(i64::from(std::process::id())) {
         Inspection::Present { started_at, .. } => Some(started_at),
         Inspection::Missing | Inspection::Undeterminable => None,
     }
@@ -310,16 +316,7 @@ pub fn own_start_time() -> Option<i64> {
 /// (s), `Alive` on an exact match, `Unknown` otherwise. Used to judge the holder named by
 /// a session lock (cli.md §3.5); `Unknown` never counts as `Gone`.
 pub fn local_verdict(pid: i64, started_at: i64) -> Verdict {
-    let mut prober = Prober { system: None, cache: HashMap::new(), ttl: Duration::ZERO };
-    match prober.probe_uncached(pid) {
-        Inspection::Missing => Verdict::Gone,
-        Inspection::Undeterminable => Verdict::Unknown,
-        Inspection::Present { started_at: seen, .. } => match seen.cmp(&started_at) {
-            Ordering::Equal => Verdict::Alive,
-            Ordering::Greater => Verdict::Gone,
-            Ordering::Less => Verdict::Unknown,
-        },
-    }
+    judge(&Prober::new(Duration::ZERO).probe_uncached(pid), started_at)
 }
 
 /// What `kill(pid, 0)` says about a pid recorded in a foreign host lock
@@ -360,6 +357,11 @@ struct Prober {
 const CACHE_SWEEP_AT: usize = 256;
 
 impl Prober {
+    /// A prober with an empty cache whose entries live `ttl`.
+    fn new(ttl: Duration) -> Prober {
+        Prober { system: None, cache: HashMap::new(), ttl }
+    }
+
     fn inspect(&mut self, pid: i64) -> Inspection {
         if let Some((found, at)) = self.cache.get(&pid)
             && at.elapsed() < self.ttl
@@ -459,7 +461,7 @@ impl Liveness {
             }
         };
         let ttl = Duration::from_millis(cache_ms);
-        Ok(Liveness { machine, file, prober: Prober { system: None, cache: HashMap::new(), ttl } })
+        Ok(Liveness { machine, file, prober: Prober::new(ttl) })
     }
 
     /// The current machine.
