@@ -94,20 +94,31 @@ fn guard(ctx: &Context, args: &GuardArgs) -> Result<(), TtError> {
             let _ = svc.policies.take_warnings();
             continue;
         }
-        let verdict = match svc.liveness.file_verdict(&args.agent) {
-            Some(v) => Some(v),
-            None => harness.as_ref().map(|h| svc.liveness.process_verdict(h)),
-        };
-        if verdict == Some(Verdict::Gone) {
-            match svc.relinquish(&args.room_id, &args.agent, &args.lease_id, args.turn_id) {
-                Ok("retained") => {}
-                Ok(_) => return Ok(()),
-                Err(e) if e.code == ErrorCode::DatabaseBusy => continue,
-                Err(e) => return Err(e),
+        if harness_gone(&mut svc, args, harness.as_ref()) {
+            match relinquish(&mut svc, args)? {
+                Relinquish::Ended => return Ok(()),
+                Relinquish::Retained => {}
+                Relinquish::Busy => continue,
             }
         }
         match svc.heartbeat(&args.room_id, &args.agent, &args.lease_id, args.turn_id) {
             Ok(_) => {}
+            // The fencing saw the owner persistently gone (protocol.md §10.2) although the
+            // harness check just before did not relinquish: the verdict or the gone grace
+            // changed between the two transactions (a liveness-file re-read, or the grace
+            // running out; found by `ft19_relinquish` under load). Run the harness check
+            // again and relinquish if it now says gone, rather than exit and leave a dead
+            // owner's turn to a takeover; otherwise exit as §16.3 step 4b says.
+            Err(e)
+                if e.code == ErrorCode::StaleLease
+                    && e.details.get("room_state").and_then(serde_json::Value::as_str) == Some("owner_gone")
+                    && harness_gone(&mut svc, args, harness.as_ref()) =>
+            {
+                match relinquish(&mut svc, args)? {
+                    Relinquish::Busy => {}
+                    Relinquish::Ended | Relinquish::Retained => return Ok(()),
+                }
+            }
             Err(e) if matches!(e.code, ErrorCode::StaleLease | ErrorCode::TurnMismatch | ErrorCode::RoomNotFound) => {
                 return Ok(());
             }
@@ -117,6 +128,36 @@ fn guard(ctx: &Context, args: &GuardArgs) -> Result<(), TtError> {
         if !Store::path_in(&ctx.data_dir).is_file() {
             return Ok(());
         }
+    }
+}
+
+/// The harness check of §16.3 step 4a: `TT_LIVENESS_FILE[agent_id]` if listed, else §6.3
+/// steps 1–8 on the harness reference (none → the check is skipped: not gone).
+fn harness_gone(svc: &mut crate::service::Service, args: &GuardArgs, harness: Option<&ProcessRef>) -> bool {
+    let verdict = match svc.liveness.file_verdict(&args.agent) {
+        Some(v) => Some(v),
+        None => harness.map(|h| svc.liveness.process_verdict(h)),
+    };
+    verdict == Some(Verdict::Gone)
+}
+
+/// The outcome of one relinquish call (protocol.md §10.9) for the guardian loop.
+enum Relinquish {
+    /// `relinquished` or `noop`: the guardian's work is over (§16.3 step 4a).
+    Ended,
+    /// `retained`: the owner is not persistently gone yet.
+    Retained,
+    /// `database_busy`: try again at the next interval.
+    Busy,
+}
+
+/// Relinquish the guarded turn. Errors: any error of §10.9 but `database_busy`.
+fn relinquish(svc: &mut crate::service::Service, args: &GuardArgs) -> Result<Relinquish, TtError> {
+    match svc.relinquish(&args.room_id, &args.agent, &args.lease_id, args.turn_id) {
+        Ok("retained") => Ok(Relinquish::Retained),
+        Ok(_) => Ok(Relinquish::Ended),
+        Err(e) if e.code == ErrorCode::DatabaseBusy => Ok(Relinquish::Busy),
+        Err(e) => Err(e),
     }
 }
 
