@@ -37,7 +37,7 @@ echo "== policy conformance through tt"
 cargo run --locked --release --quiet -p stick --bin tt -- policy test policies/default.wasm | tail -n 1 | tee -a "$log"
 echo "== main job: 3 agents x 20 rounds, verified from the event log and git history"
 scripts/main-job.sh --rounds 20 | tail -n 4
-echo "== chaos smoke: N = 2, 4, 8 agents under SIGKILL and SIGSTOP; 40 SIGKILLs of write commands (docs/RELIABILITY.md)"
+echo "== chaos smoke: N = 2, 4, 8 agents under SIGKILL and SIGSTOP, then calm (bypass bound); 40 SIGKILLs of write commands (docs/RELIABILITY.md)"
 scripts/chaos.sh --smoke | tail -n 2
 scripts/chaos.sh --crash --smoke | tail -n 2
 # One closing line for the whole run: the sum over every test binary.

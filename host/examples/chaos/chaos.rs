@@ -56,6 +56,21 @@ pub struct NemesisOpts {
     pub restart_ms: (u64, u64),
 }
 
+/// The calm phases that follow the faulty ones: the same agents and loop with no nemesis, so
+/// that every grant comes from the fairness policy (or the first open claim) and the bypass
+/// bound N−1 is checked over all grants.
+#[derive(Clone, Debug)]
+pub struct CalmOpts {
+    /// End a calm phase after this many acquisitions.
+    pub acquisitions: u64,
+    /// End a calm phase after this long at the latest.
+    pub duration: Duration,
+    /// `owner_lease_ttl_ms` of the calm phases: long enough that an overloaded machine (a
+    /// guardian descheduled past the chaos phases' 2 s lease) does not expire a lease, since
+    /// nothing here stops a holder on purpose.
+    pub lease_ttl_ms: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct ChaosOpts {
     pub agents: Vec<usize>,
@@ -66,6 +81,8 @@ pub struct ChaosOpts {
     pub work_ms: (u64, u64),
     pub settings: TtSettings,
     pub nemesis: NemesisOpts,
+    /// Calm phases after the faulty ones (none when `None`).
+    pub calm: Option<CalmOpts>,
 }
 
 /// One agent slot as the coordinator, the nemesis and the register see it.
@@ -126,18 +143,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub fn run(o: &ChaosOpts, root: &Path, interrupted: &Arc<AtomicBool>) -> Vec<PhaseReport> {
     let mut rng = Rng::new(o.seed);
     let mut reports = Vec::new();
-    for &n in &o.agents {
+    let calm = o.calm.as_ref().map(|c| ChaosOpts {
+        acquisitions: c.acquisitions,
+        duration: c.duration,
+        settings: TtSettings { lease_ttl_ms: c.lease_ttl_ms, ..o.settings.clone() },
+        calm: None,
+        ..o.clone()
+    });
+    let mut phases: Vec<(usize, &ChaosOpts, bool)> = o.agents.iter().map(|&n| (n, o, false)).collect();
+    if let Some(c) = &calm {
+        phases.extend(o.agents.iter().map(|&n| (n, c, true)));
+    }
+    for (n, po, is_calm) in phases {
         if interrupted.load(Ordering::Relaxed) {
             break;
         }
         let seed = rng.fork();
         println!(
-            "== chaos N={n}: target {} acquisitions or {} s (phase seed {seed})",
-            o.acquisitions,
-            o.duration.as_secs()
+            "== chaos N={n}{}: target {} acquisitions or {} s (phase seed {seed})",
+            if is_calm { " (calm: no nemesis)" } else { "" },
+            po.acquisitions,
+            po.duration.as_secs()
         );
-        let dir = root.join(format!("n{n}"));
-        let report = match phase(o, n, seed, &dir, interrupted) {
+        let dir = root.join(if is_calm { format!("n{n}-calm") } else { format!("n{n}") });
+        let report = match phase(po, n, seed, &dir, is_calm, interrupted) {
             Ok(r) => r,
             Err(msg) => {
                 let mut r = PhaseReport::failed(n, &msg);
@@ -151,7 +180,15 @@ pub fn run(o: &ChaosOpts, root: &Path, interrupted: &Arc<AtomicBool>) -> Vec<Pha
     reports
 }
 
-fn phase(o: &ChaosOpts, n: usize, seed: u64, dir: &Path, interrupted: &Arc<AtomicBool>) -> Result<PhaseReport, String> {
+/// One phase: N agents for `o.acquisitions` or `o.duration`; with `calm` no nemesis runs.
+fn phase(
+    o: &ChaosOpts,
+    n: usize,
+    seed: u64,
+    dir: &Path,
+    calm: bool,
+    interrupted: &Arc<AtomicBool>,
+) -> Result<PhaseReport, String> {
     let started = Instant::now();
     let data = dir.join("data");
     let project = dir.join("project");
@@ -175,7 +212,7 @@ fn phase(o: &ChaosOpts, n: usize, seed: u64, dir: &Path, interrupted: &Arc<Atomi
         project: project.clone(),
         settings: settings.clone(),
     });
-    shared.journal(json!({"k": "start", "n": n, "seed": seed, "settings": settings}));
+    shared.journal(json!({"k": "start", "n": n, "seed": seed, "settings": settings, "calm": calm}));
 
     let socket = run.join("reg.sock");
     let listener = UnixListener::bind(&socket).map_err(|e| format!("bind {}: {e}", socket.display()))?;
@@ -240,7 +277,11 @@ fn phase(o: &ChaosOpts, n: usize, seed: u64, dir: &Path, interrupted: &Arc<Atomi
         let nopts = o.nemesis.clone();
         let lease_ttl = o.settings.lease_ttl_ms;
         let nseed = rng.fork();
-        std::thread::spawn(move || nemesis(&shared, &nopts, lease_ttl, nseed))
+        std::thread::spawn(move || {
+            if !calm {
+                nemesis(&shared, &nopts, lease_ttl, nseed)
+            }
+        })
     };
 
     let mut acquisitions = 0i64;

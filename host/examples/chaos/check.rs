@@ -46,6 +46,8 @@ pub struct PhaseReport {
     pub event_overlaps: u64,
     pub cs_overlaps: u64,
     pub cs_overlaps_explained: u64,
+    /// Overlaps whose older turn was granted to its agent only after the next turn began.
+    pub cs_overlaps_late_grant: u64,
     pub live_takeovers: u64,
     pub live_recipient_takeovers: u64,
     pub recovery_takeover: Vec<i64>,
@@ -63,6 +65,8 @@ pub struct PhaseReport {
     pub time_inversions: u64,
     pub max_inversion_ms: i64,
     pub problems: Vec<String>,
+    /// A calm phase (no nemesis): the bypass bound N−1 holds over every grant.
+    pub calm: bool,
 }
 
 impl PhaseReport {
@@ -88,7 +92,8 @@ impl PhaseReport {
         let n = self.n;
         let kinds: Vec<String> = self.takeovers.iter().map(|(k, v)| format!("{v} {k}")).collect();
         println!(
-            "N={n}: {} acquisitions in {:.0} s ({} claims, {} takeovers: {}; {} relinquished by a guardian, {} resumed after a restart)",
+            "N={n}{}: {} acquisitions in {:.0} s ({} claims, {} takeovers: {}; {} relinquished by a guardian, {} resumed after a restart)",
+            if self.calm { " (calm)" } else { "" },
             self.acquisitions,
             self.elapsed.as_secs_f64(),
             self.claims,
@@ -118,8 +123,12 @@ impl PhaseReport {
             self.current_rejected
         );
         println!(
-            "  overlaps       fenced state {}, event table {}; critical sections by wall clock {} ({} explained by a stopped holder whose write was refused)",
-            self.fenced_overlaps, self.event_overlaps, self.cs_overlaps, self.cs_overlaps_explained
+            "  overlaps       fenced state {}, event table {}; critical sections by wall clock {} ({} explained by a stopped holder whose write was refused, {} by a grant that arrived after its turn was over)",
+            self.fenced_overlaps,
+            self.event_overlaps,
+            self.cs_overlaps,
+            self.cs_overlaps_explained,
+            self.cs_overlaps_late_grant
         );
         println!(
             "  takeovers      {} of a live holder (bound 0); {} reservation takeovers of a live recipient (claim_timeout, by design)",
@@ -134,14 +143,15 @@ impl PhaseReport {
         let max = self.grants_per_agent.iter().map(|g| g.2).max().unwrap_or(0);
         println!("  grants/agent   min {min}, max {max} (slot:grants {})", per.join(" "));
         println!(
-            "  bypass         max {} by fair grants (bound N−1 = {}; {} of {} grants were fair) over {} waits; max {} counting open grants too (at {})",
+            "  bypass         max {} by fair grants (bound N−1 = {}; {} of {} grants were fair) over {} waits; max {} counting open grants too (at {}{})",
             self.max_bypass_fair,
             n.saturating_sub(1),
             self.fair_grants,
             self.acquisitions,
             self.episodes,
             self.max_bypass,
-            self.max_bypass_at
+            self.max_bypass_at,
+            if self.calm { "; bound N−1 in a calm phase" } else { "" }
         );
         let errs: Vec<String> = self.errors.iter().map(|(k, v)| format!("{v} {k}")).collect();
         println!("  refused calls  {}", if errs.is_empty() { "none".to_owned() } else { errs.join(", ") });
@@ -190,6 +200,12 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
     let room = room_row(&conn)?;
     drop(conn);
     let journal = read_jsonl(&run.join("journal.jsonl"));
+    r.calm = journal
+        .iter()
+        .find(|j| str_of(j, "k") == "start")
+        .and_then(|j| j.get("calm"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let mut records: Vec<Value> = Vec::new();
     for slot in 0..n {
         records.extend(read_jsonl(&run.join(format!("agent-{slot}.jsonl"))));
@@ -592,16 +608,32 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
             // write of it may have been accepted after that (a write accepted before the stop,
             // while its token was current, is fine).
             let older = if a.4 < b.4 { a } else { b };
-            let explained = pauses.iter().any(|p| {
+            let refused_after = |seq: u64| accepted_writes.get(&(older.2, older.3, older.4)).is_none_or(|w| *w < seq);
+            let stopped = pauses.iter().any(|p| {
                 p.slot == older.2
                     && p.inc == older.3
                     && p.turn == older.4
                     && p.start_us < older.1
-                    && p.superseded_seq
-                        .is_some_and(|s| accepted_writes.get(&(older.2, older.3, older.4)).is_none_or(|w| *w < s))
+                    && p.superseded_seq.is_some_and(refused_after)
             });
-            if explained {
+            // Or the older turn's grant reached its agent only after the turn was already over:
+            // under load the claim committed, but `tt wait` returned (guardian spawn and READY
+            // included) after the lease had expired and the next turn's grant had committed.
+            // The stale holder's critical section then runs beside the new one, and the fence
+            // refuses its write.
+            let late = holds.iter().any(|h| {
+                h.slot == older.2
+                    && h.inc == older.3
+                    && h.turn == older.4
+                    && events
+                        .iter()
+                        .find(|e| e.turn_id > older.4)
+                        .is_some_and(|next| next.created_at * 1000 < h.start_us && refused_after(next.seq as u64))
+            });
+            if stopped {
                 r.cs_overlaps_explained += 1;
+            } else if late {
+                r.cs_overlaps_late_grant += 1;
             } else {
                 r.problem(format!(
                     "critical sections overlapped without a stopped holder: slot {} turn {} and slot {} turn {}",
@@ -697,6 +729,16 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
         }
     }
     r.fair_grants = fair.values().filter(|f| **f).count() as u64;
+    if r.calm && r.max_bypass > n.saturating_sub(1) as u64 {
+        // No fault happened, so no grant is excused: every grant is the fairness policy's or
+        // an open claim of a room nobody was reserved in.
+        r.problem(format!(
+            "max bypass {} (at {}) exceeds N−1 = {} in a calm phase",
+            r.max_bypass,
+            r.max_bypass_at,
+            n - 1
+        ));
+    }
     if r.max_bypass_fair > n.saturating_sub(1) as u64 {
         r.problem(format!(
             "max bypass {} by fair grants (at {}) exceeds N−1 = {}",

@@ -17,7 +17,8 @@
 //! same identity) and SIGSTOPs a holder together with its guardian until its short lease has expired
 //! and another agent has taken over, then resumes it: its write then carries a stale token. The
 //! register accepts a write only when `tt heartbeat --lease-id L --turn-id T` confirms the token
-//! (protocol.md §10.2), atomically with the write. `check.rs` verifies the run.
+//! (protocol.md §10.2), atomically with the write. Calm phases (no nemesis) follow, in which the
+//! bypass bound N−1 is checked over every grant. `check.rs` verifies the run.
 //!
 //! **Crash.** `crash.rs`: SIGKILL `tt release|pass|msg send|claim observe|try` at random points, then
 //! integrity, acknowledged events, turn ids, the room row, `cli-sessions.json` and guardians.
@@ -40,7 +41,7 @@ mod check;
 mod common;
 mod crash;
 
-use chaos::{ChaosOpts, NemesisOpts, TtSettings};
+use chaos::{CalmOpts, ChaosOpts, NemesisOpts, TtSettings};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -63,6 +64,9 @@ the room row, cli-sessions.json and guardians are checked.
   --agents LIST       chaos: agent counts, comma-separated (e.g. 2,4,8,16)
   --acquisitions N    chaos: end a phase after N acquisitions (grants and takeovers)
   --duration SECS     chaos: end a phase after SECS at the latest
+  --calm N            chaos: after the faulty phases, one calm phase (no nemesis) per agent count
+                      until N acquisitions, checking the bypass bound over every grant; 0 = none
+                      (default: smoke 10 s each, long 500 acquisitions each)
   --kills N           crash: SIGKILLs to deliver
   --seed S            the run's seed (printed; the same seed picks the same faults and delays)
   --keep              keep the run directory (data dirs, journals, logs) and print its path
@@ -77,6 +81,7 @@ struct Opts {
     agents: Option<Vec<usize>>,
     acquisitions: Option<u64>,
     duration: Option<u64>,
+    calm: Option<u64>,
     kills: Option<u64>,
     seed: Option<u64>,
     keep: bool,
@@ -91,6 +96,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         agents: None,
         acquisitions: None,
         duration: None,
+        calm: None,
         kills: None,
         seed: None,
         keep: false,
@@ -120,6 +126,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             }
             "--acquisitions" => o.acquisitions = Some(num(it.next(), "--acquisitions")?),
             "--duration" => o.duration = Some(num(it.next(), "--duration")?),
+            "--calm" => o.calm = Some(num(it.next(), "--calm")?),
             "--kills" => o.kills = Some(num(it.next(), "--kills")?.max(1)),
             "--seed" => o.seed = Some(num(it.next(), "--seed")?),
             "--tt" => o.tt = Some(PathBuf::from(it.next().ok_or("--tt requires a value")?)),
@@ -210,6 +217,18 @@ fn main() -> ExitCode {
                 weights: [3, 3, 4],
                 restart_ms: (200, 2500),
             },
+            calm: match o.calm {
+                Some(0) => None,
+                Some(n) => {
+                    Some(CalmOpts { acquisitions: n, duration: Duration::from_secs(1800), lease_ttl_ms: 10_000 })
+                }
+                None if o.long => {
+                    Some(CalmOpts { acquisitions: 500, duration: Duration::from_secs(1800), lease_ttl_ms: 10_000 })
+                }
+                None => {
+                    Some(CalmOpts { acquisitions: u64::MAX, duration: Duration::from_secs(10), lease_ttl_ms: 10_000 })
+                }
+            },
         };
         println!(
             "chaos ({mode}): N = {agents:?}, seed {seed}, settings {}, tt {}",
@@ -223,10 +242,18 @@ fn main() -> ExitCode {
         let stale_rej = total(&|r| r.stale_rejected);
         let overlaps = total(&|r| r.fenced_overlaps + r.event_overlaps);
         let live = total(&|r| r.live_takeovers);
-        let all_ok = reports.iter().all(check::PhaseReport::ok) && reports.len() == agents.len();
+        let phases = agents.len() * if opts.calm.is_some() { 2 } else { 1 };
+        let all_ok = reports.iter().all(check::PhaseReport::ok) && reports.len() == phases;
+        let bypass: Vec<String> = reports
+            .iter()
+            .map(|r| {
+                format!("{}{}", if r.calm { r.max_bypass } else { r.max_bypass_fair }, if r.calm { "c" } else { "" })
+            })
+            .collect();
         let verdict = format!(
-            "chaos: {} ({acq} acquisitions over N = {agents:?}; {stale} stale-token writes attempted, {stale_rej} rejected; {overlaps} overlaps in fenced state or the event table; {live} takeovers of a live holder; seed {seed}; {:.0} s)",
+            "chaos: {} ({acq} acquisitions over N = {agents:?}; {stale} stale-token writes attempted, {stale_rej} rejected; {overlaps} overlaps in fenced state or the event table; {live} takeovers of a live holder; max bypass {} (fair grants; c = every grant of a calm phase); seed {seed}; {:.0} s)",
             if all_ok { "OK" } else { "FAILED" },
+            bypass.join("/"),
             started.elapsed().as_secs_f64()
         );
         (all_ok, verdict)
@@ -246,7 +273,9 @@ fn recheck(dir: &std::path::Path) -> ExitCode {
         .map(|rd| {
             rd.flatten()
                 .filter_map(|e| {
-                    let n = e.file_name().to_str()?.strip_prefix('n')?.parse::<usize>().ok()?;
+                    let name = e.file_name().to_str()?.to_owned();
+                    let rest = name.strip_prefix('n')?;
+                    let n = rest.strip_suffix("-calm").unwrap_or(rest).parse::<usize>().ok()?;
                     Some((n, e.path()))
                 })
                 .collect()
