@@ -349,12 +349,36 @@ impl Store {
     /// Open (creating the data dir 0700 and the file 0600 if needed), set the pragmas of
     /// protocol.md §20.1, check the application id and run pending migrations (§20.2).
     ///
+    /// Creating the database is serialised: an opener that finds no database (or an empty
+    /// file), or fails on one that another process is still creating, opens it again
+    /// holding an exclusive `flock` on the data directory (std's `File::lock`; the kernel
+    /// drops it if the holder is killed; skipped where it cannot be taken). Without it, 16 agents starting at once on a fresh
+    /// data directory could fail with `database_busy` (SQLite refuses a concurrent switch
+    /// to WAL without waiting) — found by the chaos harness, `docs/RELIABILITY.md`.
+    ///
     /// Errors: `incompatible_database` for a foreign non-empty database (nothing is
     /// modified), `database_busy`, `storage_error`.
     pub fn open(data_dir: &Path, busy_timeout_ms: u64) -> Result<Store, TtError> {
         crate::paths::ensure_private_dir(data_dir)
             .map_err(|e| TtError::storage(format!("cannot create the data directory `{}`: {e}", data_dir.display())))?;
         let path = Self::path_in(data_dir);
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+            match Self::open_file(&path, busy_timeout_ms) {
+                Err(e) if e.code != ErrorCode::IncompatibleDatabase => {}
+                done => return done,
+            }
+        }
+        // Best effort: where the directory cannot be locked (a file system without
+        // `flock` on directories) open as before rather than refuse to work.
+        let dir = std::fs::File::open(data_dir).ok().filter(|d| d.lock().is_ok());
+        let store = Self::open_file(&path, busy_timeout_ms);
+        drop(dir);
+        store
+    }
+
+    /// [`Store::open`] without the creation lock.
+    fn open_file(path: &Path, busy_timeout_ms: u64) -> Result<Store, TtError> {
+        let path = path.to_path_buf();
         let existed = path.exists();
         let conn = Connection::open_with_flags(
             &path,
@@ -403,9 +427,11 @@ impl Store {
     fn configure(&mut self, busy_timeout_ms: u64) -> Result<(), TtError> {
         self.conn.busy_timeout(Duration::from_millis(busy_timeout_ms))?;
         let _ignored = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).ok();
-        // Ownership first, before anything could modify a foreign file (§20.1).
-        let foreign = match self.header() {
-            Ok((id, _)) => id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&self.conn)?),
+        // Ownership first, before anything could modify a foreign file (§20.1). The id and
+        // the table count come from one read transaction: a concurrent first opener creates
+        // the tables and sets the id in one commit, which must not land between them.
+        let foreign = match self.foreign() {
+            Ok(foreign) => foreign,
             Err(e) if e.code == ErrorCode::StorageError => {
                 // Not a database at all (garbage, another format).
                 true
@@ -445,6 +471,16 @@ impl Store {
         let id = self.conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
         let version = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         Ok((id, version))
+    }
+
+    /// Whether the file belongs to something else: a non-zero foreign `application_id`,
+    /// or id 0 with tables (§20.1), read in one snapshot.
+    fn foreign(&mut self) -> Result<bool, TtError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let id: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
+        let foreign = id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&tx)?);
+        tx.commit()?;
+        Ok(foreign)
     }
 
     fn has_tables(conn: &Connection) -> Result<bool, TtError> {

@@ -67,3 +67,24 @@ fn contention_5_racers_50_rounds() {
 fn contention_16_racers_50_rounds() {
     race(16, 50);
 }
+
+/// Found by the chaos harness (docs/RELIABILITY.md): 16 agents starting at once on a fresh
+/// data directory, one `tt wait` failed with `incompatible_database`. The opener's ownership
+/// check read `application_id` and "has tables" in two snapshots, and a concurrent first
+/// opener's schema commit landed between them (protocol.md §20.1). Every racer must create or
+/// join the one room; none may call the database foreign or busy.
+#[test]
+fn first_openers_of_a_fresh_data_dir_race_without_errors() {
+    let ids: Vec<String> = (1..=16).map(|i| format!("agent:{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    for round in 0..25 {
+        let p = Proto::new(&refs);
+        assert!(!p.data.join("rooms.sqlite").exists(), "round {round}: the data dir must start empty");
+        let bgs: Vec<Bg> = refs.iter().map(|a| p.spawn(Inv::agent(a, &["join"]))).collect();
+        for bg in bgs {
+            let out = p.finish(bg, Duration::from_secs(60)).0;
+            assert_eq!(out.code, 0, "round {round}: {out:?}");
+        }
+        assert_eq!(p.member_ids(refs[0]).len(), 16, "round {round}");
+    }
+}
