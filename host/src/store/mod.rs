@@ -352,9 +352,10 @@ impl Store {
     /// Creating the database is serialised: an opener that finds no database (or an empty
     /// file), or fails on one that another process is still creating, opens it again
     /// holding an exclusive `flock` on the data directory (std's `File::lock`; the kernel
-    /// drops it if the holder is killed; skipped where it cannot be taken). Without it, 16 agents starting at once on a fresh
-    /// data directory could fail with `database_busy` (SQLite refuses a concurrent switch
-    /// to WAL without waiting) — found by the chaos harness, `docs/RELIABILITY.md`.
+    /// drops it if the holder is killed; skipped where it cannot be taken). Without it, 16
+    /// agents starting at once on a fresh data directory could fail with `database_busy`
+    /// (SQLite refuses a concurrent switch to WAL without waiting) — found by the chaos
+    /// harness, `docs/RELIABILITY.md`.
     ///
     /// Errors: `incompatible_database` for a foreign non-empty database (nothing is
     /// modified), `database_busy`, `storage_error`.
