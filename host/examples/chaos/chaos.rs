@@ -272,17 +272,14 @@ fn phase(
         cmd.spawn().map_err(|e| format!("cannot start agent {slot}: {e}"))
     };
 
-    let nemesis = {
+    // A calm phase runs no nemesis (its seed is still drawn, so later draws do not shift).
+    let nseed = rng.fork();
+    let nemesis = (!calm).then(|| {
         let shared = Arc::clone(&shared);
         let nopts = o.nemesis.clone();
         let lease_ttl = o.settings.lease_ttl_ms;
-        let nseed = rng.fork();
-        std::thread::spawn(move || {
-            if !calm {
-                nemesis(&shared, &nopts, lease_ttl, nseed)
-            }
-        })
-    };
+        std::thread::spawn(move || nemesis(&shared, &nopts, lease_ttl, nseed))
+    });
 
     let mut acquisitions = 0i64;
     let mut next_count = Instant::now();
@@ -364,7 +361,9 @@ fn phase(
 
     // Stop: the nemesis resumes whatever it paused; agents finish their turn and exit.
     shared.stop.store(true, Ordering::SeqCst);
-    let _ = nemesis.join();
+    if let Some(h) = nemesis {
+        let _ = h.join();
+    }
     fs::write(run.join("stop"), "").map_err(|e| e.to_string())?;
     shared.journal(json!({"k": "stop"}));
     let until = Instant::now() + Duration::from_secs(20);

@@ -621,14 +621,15 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
             // included) after the lease had expired and the next turn's grant had committed.
             // The stale holder's critical section then runs beside the new one, and the fence
             // refuses its write.
-            let late = holds.iter().any(|h| {
-                h.slot == older.2
-                    && h.inc == older.3
-                    && h.turn == older.4
-                    && events
-                        .iter()
-                        .find(|e| e.turn_id > older.4)
-                        .is_some_and(|next| next.created_at * 1000 < h.start_us && refused_after(next.seq as u64))
+            let next_turn = events.iter().find(|e| e.turn_id > older.4);
+            let late = next_turn.is_some_and(|next| {
+                refused_after(u64::try_from(next.seq).unwrap_or(0))
+                    && holds.iter().any(|h| {
+                        h.slot == older.2
+                            && h.inc == older.3
+                            && h.turn == older.4
+                            && next.created_at * 1000 < h.start_us
+                    })
             });
             if stopped {
                 r.cs_overlaps_explained += 1;

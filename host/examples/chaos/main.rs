@@ -217,18 +217,12 @@ fn main() -> ExitCode {
                 weights: [3, 3, 4],
                 restart_ms: (200, 2500),
             },
-            calm: match o.calm {
-                Some(0) => None,
-                Some(n) => {
-                    Some(CalmOpts { acquisitions: n, duration: Duration::from_secs(1800), lease_ttl_ms: 10_000 })
-                }
-                None if o.long => {
-                    Some(CalmOpts { acquisitions: 500, duration: Duration::from_secs(1800), lease_ttl_ms: 10_000 })
-                }
-                None => {
-                    Some(CalmOpts { acquisitions: u64::MAX, duration: Duration::from_secs(10), lease_ttl_ms: 10_000 })
-                }
-            },
+            // Smoke: 10 s per calm phase; long or `--calm N`: until 500 (or N) acquisitions.
+            calm: (o.calm != Some(0)).then(|| CalmOpts {
+                acquisitions: o.calm.unwrap_or(if o.long { 500 } else { u64::MAX }),
+                duration: Duration::from_secs(if o.long || o.calm.is_some() { 1800 } else { 10 }),
+                lease_ttl_ms: 10_000,
+            }),
         };
         println!(
             "chaos ({mode}): N = {agents:?}, seed {seed}, settings {}, tt {}",
@@ -246,9 +240,7 @@ fn main() -> ExitCode {
         let all_ok = reports.iter().all(check::PhaseReport::ok) && reports.len() == phases;
         let bypass: Vec<String> = reports
             .iter()
-            .map(|r| {
-                format!("{}{}", if r.calm { r.max_bypass } else { r.max_bypass_fair }, if r.calm { "c" } else { "" })
-            })
+            .map(|r| if r.calm { format!("{}c", r.max_bypass) } else { r.max_bypass_fair.to_string() })
             .collect();
         let verdict = format!(
             "chaos: {} ({acq} acquisitions over N = {agents:?}; {stale} stale-token writes attempted, {stale_rej} rejected; {overlaps} overlaps in fenced state or the event table; {live} takeovers of a live holder; max bypass {} (fair grants; c = every grant of a calm phase); seed {seed}; {:.0} s)",
