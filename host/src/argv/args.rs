@@ -48,8 +48,12 @@ macro_rules! flag {
     };
 }
 
-/// The commands.
+/// The commands. Each subcommand's arguments are built only when it is parsed
+/// (`defer`): `tt` parses one command per process, and building all 30 argument lists
+/// was most of the parse (docs/PERFORMANCE.md). Code that walks the whole tree calls
+/// `clap::Command::build` first.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Show the caller's identity.
     Whoami {

@@ -187,7 +187,9 @@ const PAGES: &[(&str, &str, &str)] = &[
 /// Errors: `cli_error` "Unknown command: <name>" for an unknown command, and
 /// "Unknown <command> subcommand: <name>" for an unknown subcommand.
 pub fn render(path: &[String]) -> Result<String, TtError> {
-    let root = Cli::command();
+    // The subcommands' arguments are deferred (args.rs): build the whole tree to read it.
+    let mut root = Cli::command();
+    root.build();
     let mut cmd = &root;
     let mut names: Vec<String> = Vec::new();
     for word in path {

@@ -264,7 +264,9 @@ mod tests {
             }
         }
         let mut derived = std::collections::BTreeSet::new();
-        walk(&super::super::args::Cli::command(), &mut derived);
+        let mut tree = super::super::args::Cli::command();
+        tree.build();
+        walk(&tree, &mut derived);
         let listed: std::collections::BTreeSet<String> = VALUE_OPTIONS.iter().map(|s| s.to_string()).collect();
         assert_eq!(derived, listed);
         assert!(VALUE_OPTIONS.iter().all(|v| !BOOLEANS.contains(v)));

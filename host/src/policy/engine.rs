@@ -146,3 +146,13 @@ pub fn one_line(e: &wasmtime::Error) -> String {
     let text = e.root_cause().to_string();
     text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error").to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_build_time_digest_of_the_embedded_module_matches_its_bytes() {
+        assert_eq!(sha256_hex(super::super::DEFAULT_MODULE), super::super::DEFAULT_MODULE_SHA256);
+    }
+}

@@ -20,6 +20,9 @@ use stick_policy::types as n;
 /// The embedded default module (`policies/default.wasm`, built from `policy-wasm/`).
 pub static DEFAULT_MODULE: &[u8] = include_bytes!("../../../policies/default.wasm");
 
+/// The 64-hex SHA-256 of [`DEFAULT_MODULE`], computed by `host/build.rs`.
+pub const DEFAULT_MODULE_SHA256: &str = env!("TT_DEFAULT_MODULE_SHA256");
+
 /// Texts passed to the claim classifier are cut to this many bytes (follow-through.md §3.8).
 pub const CLASSIFY_MAX_BYTES: usize = 65_536;
 

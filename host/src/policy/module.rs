@@ -98,7 +98,9 @@ impl LoadedModule {
             }
             engine::WasmKind::NotWasm => return Err(unusable(vec!["is not a WebAssembly component".into()])),
         }
-        let sha256 = engine::sha256_hex(bytes);
+        // The embedded module's digest is known at build time (saves hashing 84 KB per process).
+        let embedded = bytes.as_ptr() == super::DEFAULT_MODULE.as_ptr() && bytes.len() == super::DEFAULT_MODULE.len();
+        let sha256 = if embedded { super::DEFAULT_MODULE_SHA256.to_string() } else { engine::sha256_hex(bytes) };
         let Compiled { component, was_cached, artifact, warning } = engine::compile(engine, bytes, &sha256, cache_dir)
             .map_err(|e| unusable(vec![format!("does not compile: {e}")]))?;
         let report = check::check(engine, &component, reference);
