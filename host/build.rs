@@ -14,14 +14,15 @@
 
 use sha2::{Digest, Sha256};
 
-fn main() {
+fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=build.rs");
     let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/default.wasm");
     println!("cargo:rerun-if-changed={}", module.display());
-    let bytes = std::fs::read(&module).unwrap_or_else(|e| panic!("cannot read {}: {e}", module.display()));
+    let bytes = std::fs::read(&module)?;
     println!("cargo:rustc-env=TT_DEFAULT_MODULE_SHA256={:x}", Sha256::digest(&bytes));
     let static_crt = std::env::var("CARGO_CFG_TARGET_FEATURE").is_ok_and(|f| f.split(',').any(|f| f == "crt-static"));
     if std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux") && !static_crt {
         println!("cargo:rustc-link-arg-bin=tt=-no-pie");
     }
+    Ok(())
 }

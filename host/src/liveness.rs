@@ -345,10 +345,15 @@ pub fn signal_zero(pid: i64) -> SignalProbe {
     }
 }
 
-/// The uncached prober: one `sysinfo::System` that only ever refreshes the pids asked
-/// about, and the per-pid cache of §6.5.
+/// The process table of this process, shared by every [`Prober`]: `System::new` reads the
+/// boot time from `/proc/stat`, which a short command would otherwise pay once per prober
+/// (its liveness service, then [`own_start_time`] for the session lock; docs/PERFORMANCE.md).
+/// It only ever holds the pids asked about.
+static SYSTEM: std::sync::Mutex<Option<System>> = std::sync::Mutex::new(None);
+
+/// The uncached prober (over the shared [`SYSTEM`], refreshing only the pids asked about)
+/// and the per-pid cache of §6.5.
 struct Prober {
-    system: Option<System>,
     cache: HashMap<i64, (Inspection, Instant)>,
     ttl: Duration,
 }
@@ -359,7 +364,7 @@ const CACHE_SWEEP_AT: usize = 256;
 impl Prober {
     /// A prober with an empty cache whose entries live `ttl`.
     fn new(ttl: Duration) -> Prober {
-        Prober { system: None, cache: HashMap::new(), ttl }
+        Prober { cache: HashMap::new(), ttl }
     }
 
     fn inspect(&mut self, pid: i64) -> Inspection {
@@ -389,10 +394,11 @@ impl Prober {
     fn probe_uncached(&mut self, pid: i64) -> Inspection {
         let Some(os) = os_pid(pid) else { return Inspection::Undeterminable };
         let Ok(raw) = u32::try_from(os.as_raw_pid()) else { return Inspection::Undeterminable };
-        if self.system.is_none() {
-            self.system = System::new().ok();
+        let mut shared = SYSTEM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if shared.is_none() {
+            *shared = System::new().ok();
         }
-        let Some(system) = self.system.as_mut() else { return Inspection::Undeterminable };
+        let Some(system) = shared.as_mut() else { return Inspection::Undeterminable };
         let spid = sysinfo::Pid::from_u32(raw);
         // Only this pid, only `stat` (start time, parent, state) and `cmdline`: no tasks,
         // no memory, no CPU, no user lookups. Dead entries are dropped from the list.
