@@ -305,7 +305,7 @@ fn os_pid(pid: i64) -> Option<rustix::process::Pid> {
 /// process owns can name it exactly (`cli-sessions.json.lock`, cli.md §3.5). `None` when
 /// it cannot be inspected.
 pub fn own_start_time() -> Option<i64> {
-    match Prober::new(Duration::ZERO).probe_uncached(i64::from(std::process::id())) {
+    match probe_uncached(i64::from(std::process::id())) {
         Inspection::Present { started_at, .. } => Some(started_at),
         Inspection::Missing | Inspection::Undeterminable => None,
     }
@@ -316,7 +316,7 @@ pub fn own_start_time() -> Option<i64> {
 /// (s), `Alive` on an exact match, `Unknown` otherwise. Used to judge the holder named by
 /// a session lock (cli.md §3.5); `Unknown` never counts as `Gone`.
 pub fn local_verdict(pid: i64, started_at: i64) -> Verdict {
-    judge(&Prober::new(Duration::ZERO).probe_uncached(pid), started_at)
+    judge(&probe_uncached(pid), started_at)
 }
 
 /// What `kill(pid, 0)` says about a pid recorded in a foreign host lock
@@ -378,7 +378,7 @@ impl Prober {
 
     /// Inspect `pid` now, bypassing (and then updating) the cache.
     fn probe(&mut self, pid: i64) -> Inspection {
-        let found = self.probe_uncached(pid);
+        let found = probe_uncached(pid);
         if self.cache.len() >= CACHE_SWEEP_AT {
             let ttl = self.ttl;
             self.cache.retain(|_, (_, at)| at.elapsed() < ttl);
@@ -390,40 +390,41 @@ impl Prober {
     fn forget(&mut self, pid: i64) {
         self.cache.remove(&pid);
     }
+}
 
-    fn probe_uncached(&mut self, pid: i64) -> Inspection {
-        let Some(os) = os_pid(pid) else { return Inspection::Undeterminable };
-        let Ok(raw) = u32::try_from(os.as_raw_pid()) else { return Inspection::Undeterminable };
-        let mut shared = SYSTEM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if shared.is_none() {
-            *shared = System::new().ok();
+/// Inspect `pid` now through the shared [`SYSTEM`], without any cache (§6.2).
+fn probe_uncached(pid: i64) -> Inspection {
+    let Some(os) = os_pid(pid) else { return Inspection::Undeterminable };
+    let Ok(raw) = u32::try_from(os.as_raw_pid()) else { return Inspection::Undeterminable };
+    let mut shared = SYSTEM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if shared.is_none() {
+        *shared = System::new().ok();
+    }
+    let Some(system) = shared.as_mut() else { return Inspection::Undeterminable };
+    let spid = sysinfo::Pid::from_u32(raw);
+    // Only this pid, only `stat` (start time, parent, state) and `cmdline`: no tasks,
+    // no memory, no CPU, no user lookups. Dead entries are dropped from the list.
+    let kind = ProcessRefreshKind::nothing().without_tasks().with_cmd(UpdateKind::Always);
+    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[spid]), true, kind);
+    match system.process(spid) {
+        Some(p) if matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead) => Inspection::Missing,
+        Some(p) => {
+            let Some(started_at) = i64::try_from(p.start_time()).ok().filter(|s| *s > 0) else {
+                return Inspection::Undeterminable;
+            };
+            let argv0 = match p.cmd().first() {
+                Some(a) => a.to_string_lossy(),
+                None => p.name().to_string_lossy(),
+            };
+            let label = (!argv0.trim().is_empty()).then(|| command_label(&argv0));
+            Inspection::Present { started_at, parent_pid: p.parent().map(|pp| i64::from(pp.as_u32())), label }
         }
-        let Some(system) = shared.as_mut() else { return Inspection::Undeterminable };
-        let spid = sysinfo::Pid::from_u32(raw);
-        // Only this pid, only `stat` (start time, parent, state) and `cmdline`: no tasks,
-        // no memory, no CPU, no user lookups. Dead entries are dropped from the list.
-        let kind = ProcessRefreshKind::nothing().without_tasks().with_cmd(UpdateKind::Always);
-        system.refresh_processes_specifics(ProcessesToUpdate::Some(&[spid]), true, kind);
-        match system.process(spid) {
-            Some(p) if matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead) => Inspection::Missing,
-            Some(p) => {
-                let Some(started_at) = i64::try_from(p.start_time()).ok().filter(|s| *s > 0) else {
-                    return Inspection::Undeterminable;
-                };
-                let argv0 = match p.cmd().first() {
-                    Some(a) => a.to_string_lossy(),
-                    None => p.name().to_string_lossy(),
-                };
-                let label = (!argv0.trim().is_empty()).then(|| command_label(&argv0));
-                Inspection::Present { started_at, parent_pid: p.parent().map(|pp| i64::from(pp.as_u32())), label }
-            }
-            // Not listed: confirm the absence so that a restricted `/proc` view never
-            // produces a false `missing` (§6.2).
-            None => match rustix::process::test_kill_process(os) {
-                Err(rustix::io::Errno::SRCH) => Inspection::Missing,
-                _ => Inspection::Undeterminable,
-            },
-        }
+        // Not listed: confirm the absence so that a restricted `/proc` view never
+        // produces a false `missing` (§6.2).
+        None => match rustix::process::test_kill_process(os) {
+            Err(rustix::io::Errno::SRCH) => Inspection::Missing,
+            _ => Inspection::Undeterminable,
+        },
     }
 }
 

@@ -87,6 +87,22 @@ impl LoadedModule {
         reference: Option<&Report>,
         limits: Limits,
     ) -> Result<(LoadedModule, Option<String>), Unusable> {
+        Self::load_digested(engine, source, bytes, None, cache_dir, reference, limits)
+    }
+
+    /// [`LoadedModule::load`] with the SHA-256 of `bytes` when the caller knows it (the
+    /// embedded module's is computed at build time); None hashes the bytes.
+    ///
+    /// Errors: as [`LoadedModule::load`].
+    pub fn load_digested(
+        engine: &Engine,
+        source: Option<String>,
+        bytes: &[u8],
+        sha256: Option<&str>,
+        cache_dir: Option<&std::path::Path>,
+        reference: Option<&Report>,
+        limits: Limits,
+    ) -> Result<(LoadedModule, Option<String>), Unusable> {
         let label = source.clone().unwrap_or_else(|| "embedded default".into());
         let unusable = |problems: Vec<String>| Unusable { source: label.clone(), problems };
         match engine::wasm_kind(bytes) {
@@ -98,9 +114,7 @@ impl LoadedModule {
             }
             engine::WasmKind::NotWasm => return Err(unusable(vec!["is not a WebAssembly component".into()])),
         }
-        // The embedded module's digest is known at build time (saves hashing 84 KB per process).
-        let embedded = bytes.as_ptr() == super::DEFAULT_MODULE.as_ptr() && bytes.len() == super::DEFAULT_MODULE.len();
-        let sha256 = if embedded { super::DEFAULT_MODULE_SHA256.to_string() } else { engine::sha256_hex(bytes) };
+        let sha256 = sha256.map_or_else(|| engine::sha256_hex(bytes), str::to_string);
         let Compiled { component, was_cached, artifact, warning } = engine::compile(engine, bytes, &sha256, cache_dir)
             .map_err(|e| unusable(vec![format!("does not compile: {e}")]))?;
         let report = check::check(engine, &component, reference);

@@ -390,8 +390,8 @@ impl Store {
             let _ignored = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
         }
         let mut store = Store { conn, path, busy_timeout: Duration::from_millis(busy_timeout_ms) };
-        store.configure(busy_timeout_ms)?;
-        store.migrate()?;
+        let header = store.configure(busy_timeout_ms)?;
+        store.migrate(header)?;
         Ok(store)
     }
 
@@ -416,7 +416,8 @@ impl Store {
         conn.busy_timeout(Duration::from_millis(busy_timeout_ms))?;
         let mut store =
             Store { conn, path: PathBuf::from(":memory:"), busy_timeout: Duration::from_millis(busy_timeout_ms) };
-        store.migrate()?;
+        let header = store.header()?;
+        store.migrate(header)?;
         Ok(store)
     }
 
@@ -425,23 +426,21 @@ impl Store {
         &self.path
     }
 
-    fn configure(&mut self, busy_timeout_ms: u64) -> Result<(), TtError> {
+    /// Set the connection up; returns the [`Store::header`] read with the ownership check,
+    /// for [`Store::migrate`].
+    fn configure(&mut self, busy_timeout_ms: u64) -> Result<(i64, i64), TtError> {
         self.conn.busy_timeout(Duration::from_millis(busy_timeout_ms))?;
         let _ignored = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).ok();
         // Ownership first, before anything could modify a foreign file (§20.1). The id and
         // the table count come from one read transaction: a concurrent first opener creates
         // the tables and sets the id in one commit, which must not land between them.
-        let foreign = match self.foreign() {
-            Ok(foreign) => foreign,
-            Err(e) if e.code == ErrorCode::StorageError => {
-                // Not a database at all (garbage, another format).
-                true
-            }
+        let header = match self.owned_header() {
+            Ok(Some(header)) => header,
+            Ok(None) => return Err(self.incompatible()),
+            // Not a database at all (garbage, another format).
+            Err(e) if e.code == ErrorCode::StorageError => return Err(self.incompatible()),
             Err(e) => return Err(e),
         };
-        if foreign {
-            return Err(self.incompatible());
-        }
         let mode: String = self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(TtError::storage(format!("cannot switch `{}` to WAL mode (got {mode})", self.path.display())));
@@ -449,7 +448,7 @@ impl Store {
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         // `PRAGMA foreign_keys = ON` without parsing a statement.
         self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_FKEY, true)?;
-        Ok(())
+        Ok(header)
     }
 
     fn incompatible(&self) -> TtError {
@@ -474,14 +473,21 @@ impl Store {
         Ok((id, version))
     }
 
-    /// Whether the file belongs to something else: a non-zero foreign `application_id`,
-    /// or id 0 with tables (§20.1), read in one snapshot.
-    fn foreign(&mut self) -> Result<bool, TtError> {
+    /// The [`Store::header`], or None when the file belongs to something else (see
+    /// [`Store::is_foreign`]), read in one snapshot.
+    fn owned_header(&mut self) -> Result<Option<(i64, i64)>, TtError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let id: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
-        let foreign = id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&tx)?);
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let foreign = Self::is_foreign(&tx, id)?;
         tx.commit()?;
-        Ok(foreign)
+        Ok((!foreign).then_some((id, version)))
+    }
+
+    /// Whether a database whose `application_id` is `id` belongs to something else: a
+    /// non-zero foreign id, or id 0 with tables (§20.1).
+    fn is_foreign(conn: &Connection, id: i64) -> Result<bool, TtError> {
+        Ok(id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(conn)?))
     }
 
     fn has_tables(conn: &Connection) -> Result<bool, TtError> {
@@ -504,9 +510,10 @@ impl Store {
     /// check is repeated under the write lock for a concurrent opener. Each migration's
     /// transaction also sets `user_version` to its id; a database migrated before that
     /// cache existed gets it set once.
-    fn migrate(&mut self) -> Result<(), TtError> {
+    ///
+    /// `(id, version)` is the [`Store::header`] as the caller read it.
+    fn migrate(&mut self, (id, version): (i64, i64)) -> Result<(), TtError> {
         let latest = schema::MIGRATIONS.iter().map(|m| m.id).max().unwrap_or(0);
-        let (id, version) = self.header()?;
         if id == schema::APPLICATION_ID && version >= latest {
             return Ok(());
         }
@@ -514,7 +521,7 @@ impl Store {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Re-check under the write lock: a concurrent opener may have done it.
             let id: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
-            if id != schema::APPLICATION_ID && (id != 0 || Self::has_tables(&tx)?) {
+            if Self::is_foreign(&tx, id)? {
                 drop(tx);
                 return Err(self.incompatible());
             }
