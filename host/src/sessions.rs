@@ -31,6 +31,10 @@ pub const LOCK_RETRY: Duration = Duration::from_millis(10);
 /// removed (cli.md §3.5).
 pub const LOCK_STALE_AFTER: Duration = Duration::from_secs(30);
 
+/// A lock staged this long before it could be moved into place gets its modification
+/// time refreshed, so that its age under the 30 s rule starts when it was taken.
+const STAGED_REFRESH_AFTER: Duration = Duration::from_secs(1);
+
 /// One row (cli.md §3.2).
 ///
 /// JSON: `{agent_id, room_id, canonical_path, workspace_root, lease_id?, turn_id?,
@@ -212,6 +216,7 @@ impl SessionFile {
         let dir = self.dir();
         crate::paths::ensure_private_dir(dir).map_err(|e| storage("cannot create the data directory", dir, &e))?;
         let _lock = self.lock()?;
+        sweep_side_dirs(dir);
         let mut rows = self.read_rows().map_err(|e| storage("cannot read the session file", &self.path, &e))?;
         rows.retain(|r| live_rooms.contains(&r.room_id));
         let out = f(&mut rows);
@@ -260,14 +265,34 @@ impl SessionFile {
         let _ = fs::rename(&self.path, PathBuf::from(aside));
     }
 
+    /// Take the lock directory (cli.md §3.5). On Linux the directory is staged privately
+    /// with this process's owner marker inside and moved into place with
+    /// `renameat2(RENAME_NOREPLACE)`, so the lock never exists unmarked: a holder killed at
+    /// any instant leaves either no lock or a lock whose dead owner the next writer breaks
+    /// at once. Where that rename is unsupported, or this process's start time is unknown,
+    /// it falls back to `mkdir` plus the marker.
     fn lock(&self) -> Result<LockGuard, TtError> {
         let lock = self.lock_path();
-        // Probed before `mkdir`, so the marker follows the directory within microseconds: a
-        // holder killed between the two leaves an unmarked lock, which waits out the 30 s rule.
         let started_at = crate::liveness::own_start_time();
+        let mut staged = started_at.and_then(|s| Staged::new(self.dir(), s));
         let started = Instant::now();
         loop {
-            match fs::DirBuilder::new().mode(0o700).create(&lock) {
+            let taken = match staged.as_mut().map(|st| (st.install(&lock), st.started_at)) {
+                Some((Ok(true), started_at)) => {
+                    // The lock's age (the 30 s rule) is its modification time, which the
+                    // move kept from the staging: refresh it after a long wait.
+                    if started.elapsed() >= STAGED_REFRESH_AFTER {
+                        let _ = fs::File::open(&lock).and_then(|d| d.set_modified(SystemTime::now()));
+                    }
+                    return Ok(LockGuard::installed(lock, started_at));
+                }
+                Some((Ok(false), _)) => Err(ErrorKind::AlreadyExists.into()),
+                Some((Err(_), _)) | None => {
+                    staged = None;
+                    fs::DirBuilder::new().mode(0o700).create(&lock)
+                }
+            };
+            match taken {
                 Ok(()) => return Ok(LockGuard::taken(lock, started_at)),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     if lock_is_stale(&lock) {
@@ -382,11 +407,116 @@ fn storage(what: &str, path: &Path, e: &std::io::Error) -> TtError {
     TtError::storage(format!("{what} `{}`: {e}", path.display())).with("path", path.display().to_string())
 }
 
+/// The prefix of the private directories next to the lock: a writer stages its lock in
+/// one (`.cli-sessions.json.lock.<pid>-<start s>.<random>.tmp`, holding its owner marker)
+/// and moves a released lock into another before emptying it. A writer killed in between
+/// leaves one behind; [`sweep_side_dirs`] removes those of processes that are gone.
+const SIDE_PREFIX: &str = ".cli-sessions.json.lock.";
+const SIDE_SUFFIX: &str = ".tmp";
+
+/// A fresh side directory path of this process in `dir`.
+fn side_dir(dir: &Path, started_at: i64) -> PathBuf {
+    dir.join(format!("{SIDE_PREFIX}{}-{started_at}.{}{SIDE_SUFFIX}", std::process::id(), uuid::Uuid::new_v4().simple()))
+}
+
+/// The `(pid, start time s)` a side directory's name carries.
+fn parse_side_dir(name: &str) -> Option<(i64, i64)> {
+    let rest = name.strip_prefix(SIDE_PREFIX)?.strip_suffix(SIDE_SUFFIX)?;
+    let (owner, _random) = rest.split_once('.')?;
+    let (pid, started) = owner.split_once('-')?;
+    Some((pid.parse().ok()?, started.parse().ok()?))
+}
+
+/// Remove a side directory and its owner marker, if any (best effort).
+fn remove_side_dir(path: &Path) {
+    if let Ok(entries) = fs::read_dir(path) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(OWNER_PREFIX) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(path);
+}
+
+/// Remove the side directories left in `dir` by writers that are provably gone
+/// (protocol.md §6.3 steps 5–8). Run by each writer while it holds the lock: one
+/// directory read, and a liveness probe only for a side directory that is there. A
+/// directory wrongly judged gone (a writer in another pid namespace) only costs that
+/// writer its staged lock: it falls back to `mkdir`.
+fn sweep_side_dirs(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let Some((pid, started_at)) = parse_side_dir(&entry.file_name().to_string_lossy()) else { continue };
+        if crate::liveness::local_verdict(pid, started_at) == crate::liveness::Verdict::Gone {
+            remove_side_dir(&entry.path());
+        }
+    }
+}
+
+/// A lock directory staged privately, its owner marker already inside, waiting to be
+/// moved into place. Dropping it before that removes it.
+struct Staged {
+    dir: PathBuf,
+    /// This process's start time (s), named in `dir` and in the marker.
+    started_at: i64,
+    installed: bool,
+}
+
+impl Staged {
+    /// Stage in `data_dir` for this process (start time `started_at`, s). None where the
+    /// atomic move is unavailable (not Linux) or staging fails.
+    fn new(data_dir: &Path, started_at: i64) -> Option<Staged> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        let staged = Staged { dir: side_dir(data_dir, started_at), started_at, installed: false };
+        fs::DirBuilder::new().mode(0o700).create(&staged.dir).ok()?;
+        let marker = staged.dir.join(owner_name(std::process::id(), started_at));
+        fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(marker).ok()?;
+        Some(staged)
+    }
+
+    /// Move the staged directory to `lock` unless `lock` exists: Ok(true) when this
+    /// process now holds the lock, Ok(false) when it is held. Errors: the rename's,
+    /// `Unsupported` off Linux (the caller falls back to `mkdir`).
+    fn install(&mut self, lock: &Path) -> std::io::Result<bool> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{CWD, RenameFlags, renameat_with};
+            match renameat_with(CWD, &self.dir, CWD, lock, RenameFlags::NOREPLACE) {
+                Ok(()) => {
+                    self.installed = true;
+                    Ok(true)
+                }
+                Err(rustix::io::Errno::EXIST) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = lock;
+            Err(ErrorKind::Unsupported.into())
+        }
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.installed {
+            remove_side_dir(&self.dir);
+        }
+    }
+}
+
 /// A held session lock: the lock directory and this process's owner marker inside it.
 /// Dropping it (success, error or unwind) removes both.
 struct LockGuard {
     dir: PathBuf,
     owner: Option<PathBuf>,
+    /// This process's start time (s), when known: the release then moves the lock aside
+    /// in one step (see [`Drop`]).
+    started_at: Option<i64>,
 }
 
 impl LockGuard {
@@ -398,16 +528,46 @@ impl LockGuard {
         let owner = started_at
             .map(|started| dir.join(owner_name(std::process::id(), started)))
             .filter(|path| fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).is_ok());
-        LockGuard { dir, owner }
+        LockGuard { dir, owner, started_at }
+    }
+
+    /// A staged directory of this process (start time `started_at`, s) was just moved to
+    /// `dir`, its marker inside.
+    fn installed(dir: PathBuf, started_at: i64) -> LockGuard {
+        let owner = Some(dir.join(owner_name(std::process::id(), started_at)));
+        LockGuard { dir, owner, started_at: Some(started_at) }
     }
 }
 
 impl Drop for LockGuard {
+    /// Release. A marked lock is first renamed to a side directory, so that it disappears
+    /// in one step: removing the marker and then the directory would leave an unmarked
+    /// lock (30 s of `storage_error` for every writer) if this process were killed in
+    /// between. Should the moved directory not hold this process's marker (the lock was
+    /// removed as stale after 30 s and retaken meanwhile), it is moved back.
     fn drop(&mut self) {
-        if let Some(owner) = &self.owner {
+        let (Some(owner), Some(started_at), Some(parent)) = (&self.owner, self.started_at, self.dir.parent()) else {
+            if let Some(owner) = &self.owner {
+                let _ = fs::remove_file(owner);
+            }
+            let _ = fs::remove_dir(&self.dir);
+            return;
+        };
+        let aside = side_dir(parent, started_at);
+        if fs::rename(&self.dir, &aside).is_err() {
             let _ = fs::remove_file(owner);
+            let _ = fs::remove_dir(&self.dir);
+            return;
         }
-        let _ = fs::remove_dir(&self.dir);
+        let ours = owner.file_name().map(|name| aside.join(name)).is_some_and(|m| fs::remove_file(m).is_ok());
+        if ours {
+            let _ = fs::remove_dir(&aside);
+        } else {
+            let mut back = Staged { dir: aside, started_at, installed: false };
+            if !matches!(back.install(&self.dir), Ok(true)) {
+                back.installed = true; // leave it for its owner's breaker or the sweep
+            }
+        }
     }
 }
 
@@ -828,6 +988,92 @@ mod tests {
         let started = crate::liveness::own_start_time().unwrap();
         assert_eq!(seen, vec![owner_name(std::process::id(), started)]);
         assert!(!lock.exists());
+    }
+
+    /// Names in the data directory that are neither the side file nor its temp files.
+    fn lock_debris(f: &SessionFile) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(f.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != FILE_NAME)
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_lock_appears_marked_and_leaves_nothing_behind() {
+        let (_t, f) = file();
+        let lock = f.lock_path();
+        let debris = f.update_with(&live(&["r"]), |_| lock_debris(&f)).unwrap();
+        // While held: the lock itself, no staging directory beside it.
+        assert_eq!(debris, vec![FILE_NAME.to_string() + ".lock"]);
+        assert!(lock_debris(&f).is_empty(), "released: no lock, no side directory");
+        assert!(!lock.exists());
+    }
+
+    #[test]
+    fn side_directories_of_gone_writers_are_swept_and_live_ones_kept() {
+        let (_t, f) = file();
+        let dead = dead_pid();
+        // A writer killed while staging (marker inside) and one killed after moving its
+        // released lock aside; and a live writer (this process) in the middle of staging.
+        let staged_dead = f.dir().join(format!("{SIDE_PREFIX}{dead}-1.aaaa{SIDE_SUFFIX}"));
+        fs::create_dir(&staged_dead).unwrap();
+        fs::write(staged_dead.join(owner_name(dead, 1)), b"").unwrap();
+        let aside_dead = f.dir().join(format!("{SIDE_PREFIX}{dead}-1.bbbb{SIDE_SUFFIX}"));
+        fs::create_dir(&aside_dead).unwrap();
+        let started = crate::liveness::own_start_time().unwrap();
+        let live_dir = side_dir(f.dir(), started);
+        fs::create_dir(&live_dir).unwrap();
+        // Not ours to judge: other names are left alone.
+        fs::create_dir(f.dir().join(".cli-sessions.json.lock.unparsable.tmp")).unwrap();
+        f.update(&live(&["r"]), |rows| join_refresh(rows, "a", "r", "/p", "/p", None, T1)).unwrap();
+        assert!(!staged_dead.exists() && !aside_dead.exists(), "{:?}", lock_debris(&f));
+        assert!(live_dir.exists(), "a live writer's staging directory stays");
+        assert!(f.dir().join(".cli-sessions.json.lock.unparsable.tmp").exists());
+        assert_eq!(f.read().len(), 1);
+    }
+
+    #[test]
+    fn a_lock_retaken_after_the_stale_rule_is_not_removed_by_its_old_holder() {
+        let (_t, f) = file();
+        let lock = f.lock_path();
+        let started = crate::liveness::own_start_time().unwrap();
+        let guard = f.lock().unwrap();
+        // Held past 30 s: another writer removed it as stale and now holds its own.
+        remove_lock_dir(&lock);
+        fs::create_dir(&lock).unwrap();
+        let other = lock.join(owner_name(1, 1));
+        fs::write(&other, b"").unwrap();
+        drop(guard);
+        assert!(other.exists(), "the new holder's lock is put back");
+        let leftovers: Vec<String> = lock_debris(&f).into_iter().filter(|n| n.ends_with(SIDE_SUFFIX)).collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        assert_eq!(
+            parse_side_dir(&side_dir(f.dir(), started).file_name().unwrap().to_string_lossy()),
+            Some((i64::from(std::process::id()), started))
+        );
+    }
+
+    #[test]
+    fn a_lock_taken_after_a_long_wait_is_young() {
+        let (_t, f) = file();
+        let lock = f.lock_path();
+        // A held lock, released after 1.2 s: the waiter's staged lock is older by then.
+        fs::create_dir(&lock).unwrap();
+        let held = lock.clone();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1200));
+            fs::remove_dir(&held).unwrap();
+        });
+        let age = f
+            .update_with(&live(&["r"]), |_| {
+                SystemTime::now().duration_since(fs::metadata(&lock).unwrap().modified().unwrap()).unwrap_or_default()
+            })
+            .unwrap();
+        releaser.join().unwrap();
+        assert!(age < Duration::from_millis(500), "the lock's age starts when it was taken: {age:?}");
     }
 
     #[test]
