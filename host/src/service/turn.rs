@@ -850,7 +850,11 @@ impl Service {
             let next = match target {
                 Some(t) => Some(t),
                 None => {
-                    let members = tx.members(room_id)?;
+                    // The room's members as this transaction left them (the caller touched).
+                    let mut members = members;
+                    if let Some(slot) = members.iter_mut().find(|m| m.agent_id == me.agent_id) {
+                        *slot = me.clone();
+                    }
                     let candidates = d.candidates(tx, &room, &members, false)?;
                     let input = selection_input(d, n::Purpose::Release, &caller.agent_id, &members, candidates);
                     let chosen = d.policies.select_next_holder(&input);

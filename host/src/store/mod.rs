@@ -441,9 +441,16 @@ impl Store {
             Err(e) if e.code == ErrorCode::StorageError => return Err(self.incompatible()),
             Err(e) => return Err(e),
         };
-        let mode: String = self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(TtError::storage(format!("cannot switch `{}` to WAL mode (got {mode})", self.path.display())));
+        // WAL is persistent: SQLite opens a file whose header says WAL in WAL mode by
+        // itself, so the pragma (a statement to parse and run) is only for a new file.
+        if !header_says_wal(&self.path) {
+            let mode: String = self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(TtError::storage(format!(
+                    "cannot switch `{}` to WAL mode (got {mode})",
+                    self.path.display()
+                )));
+            }
         }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         // `PRAGMA foreign_keys = ON` without parsing a statement.
@@ -599,6 +606,17 @@ const EVENT_COLS: &str = "event_seq, event_id, room_id, turn_id, event_type, fro
      handoff_json, reason, payload_json, created_at";
 const NOTE_COLS: &str =
     "note_id, room_id, turn_id, author_agent_id, body, created_at, resolved_at, resolved_by_agent_id";
+
+/// Whether the database file's header records WAL mode: the file format's read and
+/// write version bytes (offsets 18 and 19, https://sqlite.org/fileformat.html#the_database_header)
+/// are both 2. False for a missing, short or unreadable file. The main file's header is
+/// what SQLite itself consults when it opens a connection, so a true here means the
+/// connection is already in WAL mode.
+fn header_says_wal(path: &Path) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut versions = [0u8; 2];
+    std::fs::File::open(path).and_then(|f| f.read_exact_at(&mut versions, 18)).is_ok() && versions == [2, 2]
+}
 
 fn room_from(r: &Row<'_>) -> rusqlite::Result<Room> {
     Ok(Room {
@@ -823,30 +841,27 @@ impl Tx<'_> {
             "INSERT OR REPLACE INTO room_members ({MEMBER_COLS}, status) \
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,'active')"
         );
-        self.tx.execute(
-            &sql,
-            params![
-                m.room_id,
-                m.agent_id,
-                m.ordinal,
-                m.joined_at,
-                m.last_seen_at,
-                m.last_wait_at,
-                m.session_kind,
-                m.display_name,
-                m.host_id,
-                m.boot_id,
-                m.pid,
-                m.process_started_at,
-                m.harness_name,
-                m.harness_session_id,
-                m.harness_host_id,
-                m.harness_boot_id,
-                m.harness_pid,
-                m.harness_process_started_at,
-                m.last_park_hint_event_seq
-            ],
-        )?;
+        self.tx.prepare_cached(&sql)?.execute(params![
+            m.room_id,
+            m.agent_id,
+            m.ordinal,
+            m.joined_at,
+            m.last_seen_at,
+            m.last_wait_at,
+            m.session_kind,
+            m.display_name,
+            m.host_id,
+            m.boot_id,
+            m.pid,
+            m.process_started_at,
+            m.harness_name,
+            m.harness_session_id,
+            m.harness_host_id,
+            m.harness_boot_id,
+            m.harness_pid,
+            m.harness_process_started_at,
+            m.last_park_hint_event_seq
+        ])?;
         Ok(())
     }
 
@@ -1014,5 +1029,38 @@ impl Tx<'_> {
     /// The newest note's `created_at` of a room.
     pub fn newest_note_at(&self, room_id: &str) -> Result<Option<i64>, TtError> {
         Ok(self.tx.query_row("SELECT max(created_at) FROM notes WHERE room_id = ?1", [room_id], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn journal_mode(store: &Store) -> String {
+        store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn wal_is_set_once_and_read_from_the_header_afterwards() {
+        let t = tempfile::tempdir().unwrap();
+        let path = Store::path_in(t.path());
+        assert!(!header_says_wal(&path), "missing file");
+        std::fs::write(&path, b"").unwrap();
+        assert!(!header_says_wal(&path), "empty file");
+        std::fs::remove_file(&path).unwrap();
+        let first = Store::open(t.path(), 1000).unwrap();
+        assert_eq!(journal_mode(&first), "wal");
+        assert!(header_says_wal(&path), "the header records WAL once it is set");
+        drop(first);
+        // A later connection skips the pragma and is in WAL mode all the same.
+        let second = Store::open(t.path(), 1000).unwrap();
+        assert_eq!(journal_mode(&second), "wal");
+        // A rollback-journal database is switched by the pragma.
+        second.conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        assert!(!header_says_wal(&path));
+        drop(second);
+        let third = Store::open(t.path(), 1000).unwrap();
+        assert_eq!(journal_mode(&third), "wal");
     }
 }
