@@ -364,7 +364,16 @@ impl Store {
             .map_err(|e| TtError::storage(format!("cannot create the data directory `{}`: {e}", data_dir.display())))?;
         let path = Self::path_in(data_dir);
         if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+            let started = std::time::Instant::now();
             match Self::open_file(&path, busy_timeout_ms) {
+                // Busy for the whole busy timeout: a writer really holds the database, and
+                // a second attempt would only double the wait.
+                Err(e)
+                    if e.code == ErrorCode::DatabaseBusy
+                        && started.elapsed() >= Duration::from_millis(busy_timeout_ms) =>
+                {
+                    return Err(e);
+                }
                 Err(e) if e.code != ErrorCode::IncompatibleDatabase => {}
                 done => return done,
             }
@@ -1062,5 +1071,22 @@ mod tests {
         drop(second);
         let third = Store::open(t.path(), 1000).unwrap();
         assert_eq!(journal_mode(&third), "wal");
+    }
+
+    #[test]
+    fn a_database_busy_for_the_whole_timeout_is_not_opened_twice() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path(), 1000).unwrap();
+        // A rollback-journal database under an exclusive transaction: even the header
+        // read waits for the whole busy timeout.
+        store.conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        drop(store);
+        let holder = Connection::open(Store::path_in(t.path())).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE; UPDATE schema_migrations SET name = name;").unwrap();
+        let started = std::time::Instant::now();
+        let err = Store::open(t.path(), 400).map(drop).expect_err("busy");
+        assert_eq!(err.code, ErrorCode::DatabaseBusy, "{err:?}");
+        // One wait of 400 ms, not two (the second attempt is for a creation race only).
+        assert!(started.elapsed() < Duration::from_millis(790), "{:?}", started.elapsed());
     }
 }
