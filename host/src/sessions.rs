@@ -990,7 +990,7 @@ mod tests {
         assert!(!lock.exists());
     }
 
-    /// Names in the data directory that are neither the side file nor its temp files.
+    /// Names in the data directory other than the side file.
     fn lock_debris(f: &SessionFile) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(f.dir())
             .unwrap()
@@ -1039,7 +1039,6 @@ mod tests {
     fn a_lock_retaken_after_the_stale_rule_is_not_removed_by_its_old_holder() {
         let (_t, f) = file();
         let lock = f.lock_path();
-        let started = crate::liveness::own_start_time().unwrap();
         let guard = f.lock().unwrap();
         // Held past 30 s: another writer removed it as stale and now holds its own.
         remove_lock_dir(&lock);
@@ -1050,10 +1049,16 @@ mod tests {
         assert!(other.exists(), "the new holder's lock is put back");
         let leftovers: Vec<String> = lock_debris(&f).into_iter().filter(|n| n.ends_with(SIDE_SUFFIX)).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
-        assert_eq!(
-            parse_side_dir(&side_dir(f.dir(), started).file_name().unwrap().to_string_lossy()),
-            Some((i64::from(std::process::id()), started))
-        );
+    }
+
+    #[test]
+    fn side_directory_names_carry_pid_and_start_time() {
+        let path = side_dir(Path::new("/d"), 1_700_000_000);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(parse_side_dir(&name), Some((i64::from(std::process::id()), 1_700_000_000)));
+        for other in [".cli-sessions.json.lock", ".cli-sessions.json.lock.x.tmp", ".cli-sessions.json.1.abc.tmp"] {
+            assert_eq!(parse_side_dir(other), None, "{other}");
+        }
     }
 
     #[test]
