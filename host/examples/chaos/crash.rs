@@ -101,6 +101,8 @@ pub struct CrashReport {
     pub locks_unmarked: u64,
     pub slowest_ms: u64,
     pub tmp_left: u64,
+    /// Side directories of the session lock (staged or released) at the last checkpoint.
+    pub side_left: u64,
     pub stale_rows_seen: u64,
     pub stale_rows_cleared: u64,
     pub unguarded_owner: u64,
@@ -143,11 +145,12 @@ impl CrashReport {
             println!("  outcomes       {cmd}: {}", list.join(", "));
         }
         println!(
-            "  left behind    {} session locks of writers killed inside them (broken at once by the next writer; slowest command {} ms), {} unmarked (aged past 30 s), {} temp files of killed writers; stale lease rows: {} seen at checkpoints, {} cleared at the end; {} grants left without a guardian; {} repairs by the owner's `tt try`",
+            "  left behind    {} session locks of writers killed inside them (broken at once by the next writer; slowest command {} ms), {} unmarked (aged past 30 s), {} temp files and {} lock side directories of killed writers; stale lease rows: {} seen at checkpoints, {} cleared at the end; {} grants left without a guardian; {} repairs by the owner's `tt try`",
             self.locks_left,
             self.slowest_ms,
             self.locks_unmarked,
             self.tmp_left,
+            self.side_left,
             self.stale_rows_seen,
             self.stale_rows_cleared,
             self.unguarded_owner,
@@ -804,21 +807,34 @@ impl Driver {
             }
             Err(e) => self.r.problems.push(format!("C5: cli-sessions.json does not parse: {e}")),
         }
-        let mut tmp = 0;
+        let (mut tmp, mut side) = (0, 0);
         for entry in fs::read_dir(&self.data).map_err(|e| e.to_string())?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with("cli-sessions.json.corrupt-") {
                 self.r.problems.push(format!("C5: a torn session file was quarantined: {name}"));
             }
+            // `.cli-sessions.json.<pid>.<random>.tmp` (a temp file of the side file) or
+            // `.cli-sessions.json.lock.<pid>-<start>.<random>.tmp` (a session lock being
+            // staged or released): only a killed writer leaves one behind.
             if let Some(rest) = name.strip_prefix(".cli-sessions.json.") {
-                tmp += 1;
-                let pid: i32 = rest.split('.').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+                let (what, owner) = match rest.strip_prefix("lock.") {
+                    Some(lock) => {
+                        side += 1;
+                        ("lock side directory", lock.split(['-', '.']).next())
+                    }
+                    None => {
+                        tmp += 1;
+                        ("temp file", rest.split('.').next())
+                    }
+                };
+                let pid: i32 = owner.and_then(|p| p.parse().ok()).unwrap_or(0);
                 if !self.killed_pids.contains(&pid) {
-                    self.r.problems.push(format!("C5: temp file {name} of a process that was not killed"));
+                    self.r.problems.push(format!("C5: {what} {name} of a process that was not killed"));
                 }
             }
         }
         self.r.tmp_left = tmp;
+        self.r.side_left = side;
         // C6
         for g in guardians_of(&self.project) {
             let current = room.owner.as_deref() == Some(g.agent.as_str())
