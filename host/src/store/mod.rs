@@ -367,9 +367,11 @@ impl Store {
             let started = std::time::Instant::now();
             match Self::open_file(&path, busy_timeout_ms) {
                 // Busy for the whole busy timeout: a writer really holds the database, and
-                // a second attempt would only double the wait.
+                // a second attempt would only double the wait. (With a zero timeout the
+                // second attempt is what waits, on the creation lock, for a first opener.)
                 Err(e)
                     if e.code == ErrorCode::DatabaseBusy
+                        && busy_timeout_ms > 0
                         && started.elapsed() >= Duration::from_millis(busy_timeout_ms) =>
                 {
                     return Err(e);
