@@ -681,6 +681,7 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
             (g.seq, is_fair)
         })
         .collect();
+    let grant_kinds = ["claim", "takeover"];
     let seq_after_us = |t_us: i64| events.iter().find(|e| e.created_at * 1000 >= t_us).map_or(i64::MAX, |e| e.seq - 1);
     for slot in 0..n {
         let agent = slot_agent(&slot_of, slot);
@@ -689,7 +690,23 @@ pub fn check_phase(n: usize, data: &Path, run: &Path) -> Result<PhaseReport, Str
         let mut from_seq: Option<i64> = None;
         for rec in mine {
             match str_of(rec, "kind") {
-                "start" => from_seq = Some(seq_after_us(i64_of(rec, "t_us"))),
+                "start" => {
+                    // A process that is not yet a member cannot be chosen (§11.3 picks among
+                    // members): when it had to join, its wait starts at its join event, not
+                    // at its start (a slow first `tt wait` — the policy module compiling
+                    // into a fresh cache — is not a bypass). A join after a grant of its own
+                    // belongs to a later membership.
+                    let began = seq_after_us(i64_of(rec, "t_us"));
+                    let joined = events
+                        .iter()
+                        .filter(|e| e.seq > began)
+                        .take_while(|e| {
+                            !(grant_kinds.contains(&e.kind.as_str()) && e.to.as_deref() == Some(agent.as_str()))
+                        })
+                        .find(|e| e.kind == "join" && e.from.as_deref() == Some(agent.as_str()))
+                        .map(|e| e.seq);
+                    from_seq = Some(joined.unwrap_or(began));
+                }
                 "turn_end" => {
                     let rel = rec.get("release").cloned().unwrap_or(Value::Null);
                     from_seq = match rel.get("event_seq").and_then(Value::as_i64) {
