@@ -352,7 +352,8 @@ fn lock_is_stale(lock: &Path) -> bool {
         .is_some_and(|age| age > LOCK_STALE_AFTER)
 }
 
-/// Remove a stale lock directory and the owner marker inside it, if any.
+/// Remove a lock directory (stale, or a side directory) and the owner marker inside it,
+/// if any (best effort).
 fn remove_lock_dir(lock: &Path) {
     if let Ok(entries) = fs::read_dir(lock) {
         for entry in entries.flatten() {
@@ -362,6 +363,14 @@ fn remove_lock_dir(lock: &Path) {
         }
     }
     let _ = fs::remove_dir(lock);
+}
+
+/// Create this process's owner marker (start time `started_at`, s) in `dir`, exclusively,
+/// mode 0600; returns its path.
+fn create_marker(dir: &Path, started_at: i64) -> std::io::Result<PathBuf> {
+    let marker = dir.join(owner_name(std::process::id(), started_at));
+    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&marker)?;
+    Ok(marker)
 }
 
 /// The owner marker `owner-<pid>-<start time s>` a lock holder creates inside the lock
@@ -410,7 +419,8 @@ fn storage(what: &str, path: &Path, e: &std::io::Error) -> TtError {
 /// The prefix of the private directories next to the lock: a writer stages its lock in
 /// one (`.cli-sessions.json.lock.<pid>-<start s>.<random>.tmp`, holding its owner marker)
 /// and moves a released lock into another before emptying it. A writer killed in between
-/// leaves one behind; [`sweep_side_dirs`] removes those of processes that are gone.
+/// leaves one behind; [`sweep_side_dirs`] removes those of processes that are gone (with
+/// [`remove_lock_dir`]: a side directory is a lock directory under another name).
 const SIDE_PREFIX: &str = ".cli-sessions.json.lock.";
 const SIDE_SUFFIX: &str = ".tmp";
 
@@ -427,18 +437,6 @@ fn parse_side_dir(name: &str) -> Option<(i64, i64)> {
     Some((pid.parse().ok()?, started.parse().ok()?))
 }
 
-/// Remove a side directory and its owner marker, if any (best effort).
-fn remove_side_dir(path: &Path) {
-    if let Ok(entries) = fs::read_dir(path) {
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(OWNER_PREFIX) {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-    }
-    let _ = fs::remove_dir(path);
-}
-
 /// Remove the side directories left in `dir` by writers that are provably gone
 /// (protocol.md §6.3 steps 5–8). Run by each writer while it holds the lock: one
 /// directory read, and a liveness probe only for a side directory that is there. A
@@ -449,7 +447,7 @@ fn sweep_side_dirs(dir: &Path) {
     for entry in entries.flatten() {
         let Some((pid, started_at)) = parse_side_dir(&entry.file_name().to_string_lossy()) else { continue };
         if crate::liveness::local_verdict(pid, started_at) == crate::liveness::Verdict::Gone {
-            remove_side_dir(&entry.path());
+            remove_lock_dir(&entry.path());
         }
     }
 }
@@ -472,8 +470,7 @@ impl Staged {
         }
         let staged = Staged { dir: side_dir(data_dir, started_at), started_at, installed: false };
         fs::DirBuilder::new().mode(0o700).create(&staged.dir).ok()?;
-        let marker = staged.dir.join(owner_name(std::process::id(), started_at));
-        fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(marker).ok()?;
+        create_marker(&staged.dir, started_at).ok()?;
         Some(staged)
     }
 
@@ -504,7 +501,7 @@ impl Staged {
 impl Drop for Staged {
     fn drop(&mut self) {
         if !self.installed {
-            remove_side_dir(&self.dir);
+            remove_lock_dir(&self.dir);
         }
     }
 }
@@ -525,9 +522,7 @@ impl LockGuard {
     /// was killed can tell the lock is dead (best effort: without a marker the 30 s rule
     /// applies).
     fn taken(dir: PathBuf, started_at: Option<i64>) -> LockGuard {
-        let owner = started_at
-            .map(|started| dir.join(owner_name(std::process::id(), started)))
-            .filter(|path| fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).is_ok());
+        let owner = started_at.and_then(|started| create_marker(&dir, started).ok());
         LockGuard { dir, owner, started_at }
     }
 
@@ -546,28 +541,26 @@ impl Drop for LockGuard {
     /// between. Should the moved directory not hold this process's marker (the lock was
     /// removed as stale after 30 s and retaken meanwhile), it is moved back.
     fn drop(&mut self) {
-        let (Some(owner), Some(started_at), Some(parent)) = (&self.owner, self.started_at, self.dir.parent()) else {
-            if let Some(owner) = &self.owner {
-                let _ = fs::remove_file(owner);
+        if let (Some(owner), Some(started_at), Some(parent)) = (&self.owner, self.started_at, self.dir.parent()) {
+            let aside = side_dir(parent, started_at);
+            if fs::rename(&self.dir, &aside).is_ok() {
+                let ours = owner.file_name().map(|name| aside.join(name)).is_some_and(|m| fs::remove_file(m).is_ok());
+                if ours {
+                    let _ = fs::remove_dir(&aside);
+                } else {
+                    let mut back = Staged { dir: aside, started_at, installed: false };
+                    if !matches!(back.install(&self.dir), Ok(true)) {
+                        back.installed = true; // leave it for its owner's breaker or the sweep
+                    }
+                }
+                return;
             }
-            let _ = fs::remove_dir(&self.dir);
-            return;
-        };
-        let aside = side_dir(parent, started_at);
-        if fs::rename(&self.dir, &aside).is_err() {
+        }
+        // No marker, or the move failed: the two-step removal.
+        if let Some(owner) = &self.owner {
             let _ = fs::remove_file(owner);
-            let _ = fs::remove_dir(&self.dir);
-            return;
         }
-        let ours = owner.file_name().map(|name| aside.join(name)).is_some_and(|m| fs::remove_file(m).is_ok());
-        if ours {
-            let _ = fs::remove_dir(&aside);
-        } else {
-            let mut back = Staged { dir: aside, started_at, installed: false };
-            if !matches!(back.install(&self.dir), Ok(true)) {
-                back.installed = true; // leave it for its owner's breaker or the sweep
-            }
-        }
+        let _ = fs::remove_dir(&self.dir);
     }
 }
 

@@ -452,8 +452,9 @@ impl Store {
             Err(e) if e.code == ErrorCode::StorageError => return Err(self.incompatible()),
             Err(e) => return Err(e),
         };
-        // WAL is persistent: SQLite opens a file whose header says WAL in WAL mode by
-        // itself, so the pragma (a statement to parse and run) is only for a new file.
+        // `journal_mode = WAL` on every connection (protocol.md §20.1): WAL is persistent
+        // and SQLite opens a file whose header says WAL in WAL mode by itself, so the
+        // pragma (a statement to parse and run) is only needed for a new file.
         if !header_says_wal(&self.path) {
             let mode: String = self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
