@@ -117,6 +117,8 @@ impl LoadedModule {
         let sha256 = sha256.map_or_else(|| engine::sha256_hex(bytes), str::to_string);
         let Compiled { component, was_cached, artifact, warning } = engine::compile(engine, bytes, &sha256, cache_dir)
             .map_err(|e| unusable(vec![format!("does not compile: {e}")]))?;
+        // A module compiled in memory belongs to a compiling engine (engine::compile).
+        let engine = component.engine();
         let report = check::check(engine, &component, reference);
         if !report.problems.is_empty() {
             return Err(unusable(report.problems));
