@@ -6,6 +6,39 @@ wit_bindgen::generate!({ world: "policy", path: "../wit" });
 #[cfg(feature = "verified-only")]
 wit_bindgen::generate!({ world: "verified-only", path: "../wit" });
 
+// `memcmp`, `memcpy` and friends: a `no_std` crate on wasm32-wasip2 gets them from the
+// target's own wasi-libc (self-contained, already on the linker's search path), whose
+// string functions import nothing.
+#[link(name = "c", kind = "static")]
+unsafe extern "C" {}
+
+/// The canonical ABI's allocation entry point: the host calls it to place arguments
+/// (strings, lists) in the guest's memory. `std` exports it on wasm32-wasip2, so
+/// wit-bindgen only ships one for other targets; a `no_std` component exports its own,
+/// with the contract of `wit_bindgen::rt::cabi_realloc`: `old_len == 0` allocates,
+/// otherwise the block (`old_ptr`, `old_len`, `align`) is resized to `new_len` bytes; a
+/// zero-sized request gets the dangling pointer `align`. Out of memory is a trap.
+#[unsafe(export_name = "cabi_realloc")]
+unsafe extern "C" fn cabi_realloc(old_ptr: *mut u8, old_len: usize, align: usize, new_len: usize) -> *mut u8 {
+    use alloc::alloc::{Layout, alloc, realloc};
+    if old_len == 0 && new_len == 0 {
+        return align as *mut u8;
+    }
+    // SAFETY: the canonical ABI passes a power-of-two `align` and, when `old_len > 0`,
+    // a block this allocator returned with that size and alignment.
+    let ptr = unsafe {
+        if old_len == 0 {
+            alloc(Layout::from_size_align_unchecked(new_len, align))
+        } else {
+            realloc(old_ptr, Layout::from_size_align_unchecked(old_len, align), new_len)
+        }
+    };
+    if ptr.is_null() {
+        core::arch::wasm32::unreachable()
+    }
+    ptr
+}
+
 use crate::types as n;
 use exports::stick::policy::meta;
 use exports::stick::policy::supersession as sup;
@@ -40,6 +73,7 @@ mod all_slots {
     use super::Policy;
     use super::exports::stick::policy::{claims as c, fairness as f, host_lock as h};
     use crate::types as n;
+    use alloc::string::String;
 
     impl c::Guest for Policy {
         fn classify_action_claim(text: String) -> Result<Option<c::Claim>, c::PolicyError> {

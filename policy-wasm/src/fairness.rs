@@ -3,6 +3,8 @@
 //! All times are epoch milliseconds; an age that would be negative counts as 0
 //! (protocol.md §3.3).
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use crate::types::{AgentRef, Candidate, DeferralInput, Liveness, PolicyError, Purpose, SelectionInput};
 
 /// `now - t`, with a negative age counted as 0 (protocol.md §3.3).

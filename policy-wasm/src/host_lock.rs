@@ -1,5 +1,6 @@
 //! The mount-source classifier and the foreign-lock decision (host-lock.md §6).
 
+use alloc::string::{String, ToString};
 use crate::types::{
     ForeignLockFacts, GatheredLocality, Locality, LockDecision, LockDecisionKind, MountFacts, MountVerdict, PidState,
 };

@@ -10,6 +10,17 @@
 //! With the cargo feature `verified-only` the crate builds the alternative
 //! module of protocol.md §14.4: the supersession slot uses the verified-only
 //! predicate and the component exports only `supersession` and `meta`.
+//!
+//! On wasm32 the crate is `no_std` (`core` and `alloc`, with `dlmalloc` as the
+//! allocator): the component then imports nothing, so the host has no WASI
+//! interfaces to deserialise, type-check and stub as traps each time it loads the
+//! module (docs/PERFORMANCE.md). Natively it links `std` as usual.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
+
+use alloc::string::ToString;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cases;
@@ -19,11 +30,23 @@ pub mod host_lock;
 pub mod supersession;
 pub mod types;
 
+/// The allocator of the component: the one Rust's own wasm32 `std` uses.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// A panic is a trap: the host applies the decision's safe fallback (policy-core.md §4.1, "Fail closed").
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
 #[cfg(target_arch = "wasm32")]
 #[allow(
     unsafe_code,
     missing_docs,
-    reason = "the canonical-ABI glue that wit-bindgen generates is unsafe by nature; no hand-written unsafe"
+    reason = "the canonical-ABI glue is unsafe by nature: what wit-bindgen generates, and the `cabi_realloc` export a no_std component provides itself"
 )]
 mod component;
 

@@ -1,5 +1,6 @@
 //! Session supersession predicates (protocol.md §14.2, §14.4).
 
+use alloc::string::String;
 use crate::types::HarnessInstance;
 
 fn non_blank(s: &Option<String>) -> bool {

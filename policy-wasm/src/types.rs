@@ -5,6 +5,8 @@
 //! All times and durations are integer milliseconds since the Unix epoch.
 #![allow(missing_docs, reason = "field-by-field mirrors of wit/policy.wit, which documents them")]
 
+use alloc::string::String;
+use alloc::vec::Vec;
 #[cfg(not(target_arch = "wasm32"))]
 use serde::{Deserialize, Serialize};
 
@@ -27,15 +29,15 @@ pub enum PolicyError {
     InvalidInput(String),
 }
 
-impl std::fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             PolicyError::InvalidInput(why) => write!(f, "invalid-input: {why}"),
         }
     }
 }
 
-impl std::error::Error for PolicyError {}
+impl core::error::Error for PolicyError {}
 
 // ----- claims -----------------------------------------------------------------------------
 
