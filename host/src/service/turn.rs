@@ -694,13 +694,18 @@ impl Service {
     }
 
     /// Warm the liveness cache for the room's owner and reserved recipient (outside any
-    /// transaction), so that in-transaction checks are cache hits (§20.5).
+    /// transaction), so that in-transaction checks are cache hits (§20.5). The callers'
+    /// transactions consult a holder's liveness only through `persistently_gone`
+    /// (§5.2 steps 2–3, §6.6), which probes only a member silent beyond
+    /// `gone_grace_ms`, so only those are probed here: a release by a present owner
+    /// inspects no process. One that turns silent in between is probed in the
+    /// transaction, as without warming.
     pub fn warm_holders(&mut self, room_id: &str) -> Result<(), TtError> {
-        let holders = self.read(|tx, _| {
+        let holders = self.read(|tx, d| {
             let Some(room) = tx.room(room_id)? else { return Ok(Vec::new()) };
             let mut out = Vec::new();
             for id in [room.owner, room.reserved_for].into_iter().flatten() {
-                out.extend(tx.member(room_id, &id)?);
+                out.extend(tx.member(room_id, &id)?.filter(|m| d.silent_beyond_grace(Some(m))));
             }
             Ok(out)
         })?;
