@@ -70,8 +70,8 @@
 //! form cut by the end of the 40-character `the` trailer (`fixed` of `fixedly`) is a whole word
 //! there, as it is for a regular expression run on the matched text.
 
-use alloc::borrow::ToOwned;
 use crate::types::{ActionVerb, Claim};
+use alloc::borrow::ToOwned;
 
 /// The `the` trailer takes at most this many characters after `the` (follow-through.md §3.4).
 const THE_TRAILER_MAX: usize = 40;

@@ -3,9 +3,9 @@
 //! All times are epoch milliseconds; an age that would be negative counts as 0
 //! (protocol.md §3.3).
 
+use crate::types::{AgentRef, Candidate, DeferralInput, Liveness, PolicyError, Purpose, SelectionInput};
 use alloc::string::String;
 use alloc::vec::Vec;
-use crate::types::{AgentRef, Candidate, DeferralInput, Liveness, PolicyError, Purpose, SelectionInput};
 
 /// `now - t`, with a negative age counted as 0 (protocol.md §3.3).
 fn age(now_ms: u64, t: u64) -> u64 {

@@ -1,9 +1,9 @@
 //! The mount-source classifier and the foreign-lock decision (host-lock.md §6).
 
-use alloc::string::{String, ToString};
 use crate::types::{
     ForeignLockFacts, GatheredLocality, Locality, LockDecision, LockDecisionKind, MountFacts, MountVerdict, PidState,
 };
+use alloc::string::{String, ToString};
 
 /// A heartbeat at least this old (ms) is stale (host-lock.md §2; exactly 300 000 is stale).
 pub const STALE_AFTER_MS: u64 = 300_000;

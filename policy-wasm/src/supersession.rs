@@ -1,7 +1,7 @@
 //! Session supersession predicates (protocol.md §14.2, §14.4).
 
-use alloc::string::String;
 use crate::types::HarnessInstance;
+use alloc::string::String;
 
 fn non_blank(s: &Option<String>) -> bool {
     s.as_deref().is_some_and(|v| !v.trim().is_empty())
