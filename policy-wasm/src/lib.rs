@@ -30,7 +30,7 @@ pub mod host_lock;
 pub mod supersession;
 pub mod types;
 
-/// The allocator of the component: the one Rust's own wasm32 `std` uses.
+/// The allocator of the component: dlmalloc, the one Rust's `std` uses on wasm32-unknown-unknown.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;

@@ -11,7 +11,7 @@ use wasmtime::{Config, Engine};
 /// metering; nothing else (no WASI, no threads, no async) and no compiler. It loads
 /// the AOT artifacts of the cache; a module that must be compiled first goes through
 /// [`compiling_engine`], which [`compile`] creates only then. Skipping cranelift's
-/// set-up (ISA lookup, flag tables) takes about 0.2 ms off every command that makes a
+/// set-up (ISA lookup, flag tables) takes about 0.3 ms off every command that makes a
 /// policy decision (docs/PERFORMANCE.md).
 ///
 /// Errors: wasmtime's own, if the host is unsupported.
