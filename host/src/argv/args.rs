@@ -7,7 +7,8 @@
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-/// The whole command line.
+/// The whole command line. The global options (cli.md §2.2) are options of the root
+/// command; [`super::parse::normalize`] moves them in front of the command word.
 #[derive(Debug, Parser)]
 #[command(
     name = "tt",
@@ -19,19 +20,19 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Force JSON output.
-    #[arg(long, global = true, action = ArgAction::Count)]
+    #[arg(long, action = ArgAction::Count)]
     pub json: u8,
     /// Force text output (--json wins).
-    #[arg(long, global = true, action = ArgAction::Count)]
+    #[arg(long, action = ArgAction::Count)]
     pub text: u8,
     /// Full JSON objects; extra text detail.
-    #[arg(long, global = true, action = ArgAction::Count)]
+    #[arg(long, action = ArgAction::Count)]
     pub verbose: u8,
     /// Identity override.
-    #[arg(long, global = true, value_name = "ID", allow_hyphen_values = true)]
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub agent: Option<String>,
     /// Policy module to use (repeatable; first module implementing a slot wins).
-    #[arg(long, global = true, value_name = "PATH", action = ArgAction::Append, allow_hyphen_values = true)]
+    #[arg(long, value_name = "PATH", action = ArgAction::Append, allow_hyphen_values = true)]
     pub policy: Vec<String>,
     /// Print the version.
     #[arg(long, action = ArgAction::Count)]

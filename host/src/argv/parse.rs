@@ -175,13 +175,29 @@ pub fn has_subcommand(words: &[String]) -> bool {
     }
 }
 
-/// Rebuild the argument list so that clap sees `<command> [<subcommand>] <options…> --
-/// <positionals…>`: options and positionals may be interleaved (§2.1), any token that
-/// begins with a single `-` is an ordinary token (§2.3 rule 1), and a `--` ends option
-/// parsing. Value options keep their value (validated by [`prescan`]); `--name=value`
-/// stays one token.
+/// The global options (cli.md §2.2), allowed before or after the command. They are
+/// defined on clap's root command only, not as clap `global` arguments: clap copies
+/// every global argument into every subcommand when it builds the tree (5 × 37 `Arg`
+/// clones, about 100 KB of fresh heap per process), so [`normalize`] moves them in
+/// front of the command word instead.
+pub const GLOBAL_OPTIONS: &[&str] = &["--json", "--text", "--verbose", "--agent", "--policy"];
+
+/// Whether the option token `a` (`--name` or `--name=value`) is a global option.
+fn is_global(a: &str) -> bool {
+    let name = a.split_once('=').map_or(a, |(n, _)| n);
+    GLOBAL_OPTIONS.contains(&name)
+}
+
+/// Rebuild the argument list so that clap sees `<global options…> <command>
+/// [<subcommand>] <options…> -- <positionals…>`: options and positionals may be
+/// interleaved (§2.1), global options may stand anywhere before `--` (§2.2), any token
+/// that begins with a single `-` is an ordinary token (§2.3 rule 1), and a `--` ends
+/// option parsing. Value options keep their value (validated by [`prescan`]);
+/// `--name=value` stays one token. `claim observe --text` must already be renamed
+/// ([`claim_text`]).
 pub fn normalize(args: &[String]) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
+    let mut globals: Vec<String> = Vec::new();
     let mut opts: Vec<String> = Vec::new();
     let mut positionals: Vec<String> = Vec::new();
     let mut iter = args.iter();
@@ -192,12 +208,13 @@ pub fn normalize(args: &[String]) -> Vec<String> {
         } else if a == "--" {
             after_dashes = true;
         } else if let Some(name) = a.strip_prefix("--") {
-            opts.push(a.clone());
+            let to = if is_global(a) { &mut globals } else { &mut opts };
+            to.push(a.clone());
             if !name.contains('=')
                 && takes_value(name)
                 && let Some(v) = iter.next()
             {
-                opts.push(v.clone());
+                to.push(v.clone());
             }
         } else if words.is_empty() || (words.len() == 1 && words.first().is_some_and(|w| is_subcommand(w, a))) {
             words.push(a.clone());
@@ -205,7 +222,8 @@ pub fn normalize(args: &[String]) -> Vec<String> {
             positionals.push(a.clone());
         }
     }
-    let mut out = words;
+    let mut out = globals;
+    out.extend(words);
     out.extend(opts);
     if !positionals.is_empty() {
         out.push("--".to_string());
@@ -294,18 +312,27 @@ mod tests {
         );
         assert_eq!(
             normalize(&v(&["--agent", "a:b", "pass", "agent:b", "--status", "s"])),
-            v(&["pass", "--agent", "a:b", "--status", "s", "--", "agent:b"])
+            v(&["--agent", "a:b", "pass", "--status", "s", "--", "agent:b"])
+        );
+        // Global options move in front of the command, wherever they stand before `--`.
+        assert_eq!(
+            normalize(&v(&["release", "--status", "s", "--agent=x", "--json", "--policy", "p.wasm", "--", "--text"])),
+            v(&["--agent=x", "--json", "--policy", "p.wasm", "release", "--status", "s", "--", "--text"])
+        );
+        assert_eq!(
+            normalize(&v(&["msg", "--verbose", "send", "room", "--text"])),
+            v(&["--verbose", "--text", "msg", "send", "--", "room"])
         );
         assert_eq!(
             normalize(&v(&["msg", "send", "room", "--", "--help"])),
             v(&["msg", "send", "--", "room", "--help"])
         );
-        assert_eq!(normalize(&v(&["join", "--json", "/repo"])), v(&["join", "--json", "--", "/repo"]));
+        assert_eq!(normalize(&v(&["join", "--json", "/repo"])), v(&["--json", "join", "--", "/repo"]));
         assert_eq!(
             normalize(&v(&["guards", "--json", "heal-lock", "--force"])),
-            v(&["guards", "heal-lock", "--json", "--force"])
+            v(&["--json", "guards", "heal-lock", "--force"])
         );
-        assert_eq!(normalize(&v(&["guards", "./heal-lock", "--json"])), v(&["guards", "--json", "--", "./heal-lock"]));
+        assert_eq!(normalize(&v(&["guards", "./heal-lock", "--json"])), v(&["--json", "guards", "--", "./heal-lock"]));
         assert_eq!(
             normalize(&v(&["commitments", "done", "CMT-1", "--force"])),
             v(&["commitments", "done", "--force", "--", "CMT-1"])
