@@ -305,7 +305,7 @@ fn os_pid(pid: i64) -> Option<rustix::process::Pid> {
 /// process owns can name it exactly (`cli-sessions.json.lock`, cli.md §3.5). `None` when
 /// it cannot be inspected.
 pub fn own_start_time() -> Option<i64> {
-    match probe_uncached(i64::from(std::process::id())) {
+    match probe_uncached(i64::from(std::process::id()), Detail::StartOnly) {
         Inspection::Present { started_at, .. } => Some(started_at),
         Inspection::Missing | Inspection::Undeterminable => None,
     }
@@ -316,7 +316,7 @@ pub fn own_start_time() -> Option<i64> {
 /// (s), `Alive` on an exact match, `Unknown` otherwise. Used to judge the holder named by
 /// a session lock (cli.md §3.5); `Unknown` never counts as `Gone`.
 pub fn local_verdict(pid: i64, started_at: i64) -> Verdict {
-    judge(&probe_uncached(pid), started_at)
+    judge(&probe_uncached(pid, Detail::StartOnly), started_at)
 }
 
 /// What `kill(pid, 0)` says about a pid recorded in a foreign host lock
@@ -378,7 +378,7 @@ impl Prober {
 
     /// Inspect `pid` now, bypassing (and then updating) the cache.
     fn probe(&mut self, pid: i64) -> Inspection {
-        let found = probe_uncached(pid);
+        let found = probe_uncached(pid, Detail::WithLabel);
         if self.cache.len() >= CACHE_SWEEP_AT {
             let ttl = self.ttl;
             self.cache.retain(|_, (_, at)| at.elapsed() < ttl);
@@ -393,7 +393,18 @@ impl Prober {
 }
 
 /// Inspect `pid` now through the shared [`SYSTEM`], without any cache (§6.2).
-fn probe_uncached(pid: i64) -> Inspection {
+/// How much of a process [`probe_uncached`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// Start time, parent and state (`/proc/<pid>/stat`), plus the command line for the
+    /// inspection's label: what the §6.5 cache holds.
+    WithLabel,
+    /// Without the command line (one `/proc` file fewer): for the exact-identity checks
+    /// that compare only the start time. The label is then the process name.
+    StartOnly,
+}
+
+fn probe_uncached(pid: i64, detail: Detail) -> Inspection {
     let Some(os) = os_pid(pid) else { return Inspection::Undeterminable };
     let Ok(raw) = u32::try_from(os.as_raw_pid()) else { return Inspection::Undeterminable };
     let mut shared = SYSTEM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -404,7 +415,10 @@ fn probe_uncached(pid: i64) -> Inspection {
     let spid = sysinfo::Pid::from_u32(raw);
     // Only this pid, only `stat` (start time, parent, state) and `cmdline`: no tasks,
     // no memory, no CPU, no user lookups. Dead entries are dropped from the list.
-    let kind = ProcessRefreshKind::nothing().without_tasks().with_cmd(UpdateKind::Always);
+    let kind = match detail {
+        Detail::WithLabel => ProcessRefreshKind::nothing().without_tasks().with_cmd(UpdateKind::Always),
+        Detail::StartOnly => ProcessRefreshKind::nothing().without_tasks(),
+    };
     system.refresh_processes_specifics(ProcessesToUpdate::Some(&[spid]), true, kind);
     match system.process(spid) {
         Some(p) if matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead) => Inspection::Missing,
@@ -555,11 +569,12 @@ impl Liveness {
             Err(rustix::io::Errno::SRCH) => return false,
             Err(_) => None,
         };
-        let matches = matches!(self.prober.probe(pid), Inspection::Present { started_at: s, .. } if s == started_at);
+        // Whatever the cache held about `pid` is stale from here on.
+        self.prober.forget(pid);
+        let matches = matches!(probe_uncached(pid, Detail::StartOnly), Inspection::Present { started_at: s, .. } if s == started_at);
         if !matches {
             return false;
         }
-        self.prober.forget(pid);
         #[cfg(target_os = "linux")]
         if let Some(fd) = pinned {
             return rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::TERM).is_ok();

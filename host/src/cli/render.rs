@@ -29,7 +29,7 @@ pub fn policy_check(r: &CheckResult) -> String {
             Some(i) => {
                 out.push_str(&format!("  {:<13} ok      {i}\n", s.slot));
                 for f in s.functions.iter().flatten() {
-                    out.push_str(&format!("      {}: {}\n", f.name, f.signature));
+                    out.push_str(&format!("      {}: {}\n", f.name, f.signature()));
                 }
             }
             None => out.push_str(&format!("  {:<13} absent\n", s.slot)),

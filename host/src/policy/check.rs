@@ -33,13 +33,40 @@ const INERT_IMPORTS: &[&str] = &[
     "wasi:io/poll",
 ];
 
-/// One function of an interface with its signature in WIT-like text.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// One function of an interface. Its signature is rendered only when asked for
+/// ([`FunctionSig::signature`]: `tt policy check`, or comparing a configured module with
+/// the embedded default): the embedded default is loaded by every command that makes a
+/// policy decision and never compared with anything.
+#[derive(Clone)]
 pub struct FunctionSig {
     /// The WIT function name.
     pub name: String,
-    /// e.g. `func(text: string) -> result<option<record { … }>, variant { … }>`.
-    pub signature: String,
+    func: ComponentFunc,
+}
+
+impl FunctionSig {
+    /// The signature in WIT-like text, e.g.
+    /// `func(text: string) -> result<option<record { … }>, variant { … }>`.
+    pub fn signature(&self) -> String {
+        render_func(&self.func)
+    }
+}
+
+impl std::fmt::Debug for FunctionSig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionSig").field("name", &self.name).field("signature", &self.signature()).finish()
+    }
+}
+
+/// `{"name": …, "signature": …}`, as `tt policy check --json` prints it.
+impl serde::Serialize for FunctionSig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("FunctionSig", 2)?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("signature", &self.signature())?;
+        st.end()
+    }
 }
 
 /// The outcome for one exported slot interface (or `meta`).
@@ -127,9 +154,7 @@ pub fn check(engine: &Engine, component: &Component, reference: Option<&Report>)
         let functions: Vec<FunctionSig> = instance
             .exports(engine)
             .filter_map(|(fname, f)| match f.ty {
-                ComponentItem::ComponentFunc(func) => {
-                    Some(FunctionSig { name: fname.to_string(), signature: render_func(&func) })
-                }
+                ComponentItem::ComponentFunc(func) => Some(FunctionSig { name: fname.to_string(), func }),
                 _ => None,
             })
             .collect();
@@ -138,11 +163,15 @@ pub fn check(engine: &Engine, component: &Component, reference: Option<&Report>)
             for want in &expected.functions {
                 match functions.iter().find(|f| f.name == want.name) {
                     None => report.problems.push(format!("exports `{name}` without function `{}`", want.name)),
-                    Some(found) if found.signature != want.signature => report.problems.push(format!(
-                        "exports function `{}` of `{name}` with signature `{}`; this `tt` expects `{}`",
-                        want.name, found.signature, want.signature
-                    )),
-                    Some(_) => {}
+                    Some(found) => {
+                        let (got, expected) = (found.signature(), want.signature());
+                        if got != expected {
+                            report.problems.push(format!(
+                                "exports function `{}` of `{name}` with signature `{got}`; this `tt` expects `{expected}`",
+                                want.name
+                            ));
+                        }
+                    }
                 }
             }
         }
