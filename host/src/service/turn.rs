@@ -703,11 +703,14 @@ impl Service {
     pub fn warm_holders(&mut self, room_id: &str) -> Result<(), TtError> {
         let holders = self.read(|tx, d| {
             let Some(room) = tx.room(room_id)? else { return Ok(Vec::new()) };
-            let mut out = Vec::new();
-            for id in [room.owner, room.reserved_for].into_iter().flatten() {
-                out.extend(tx.member(room_id, &id)?.filter(|m| d.silent_beyond_grace(Some(m))));
-            }
-            Ok(out)
+            // The room's member list, not one row per holder: the write transaction
+            // that follows reads that list anyway, so no further statement is prepared.
+            let holders = [room.owner, room.reserved_for];
+            Ok(tx
+                .members(room_id)?
+                .into_iter()
+                .filter(|m| holders.iter().flatten().any(|h| *h == m.agent_id) && d.silent_beyond_grace(Some(m)))
+                .collect())
         })?;
         self.warm(&holders);
         Ok(())
@@ -878,7 +881,7 @@ impl Service {
             }
             room.updated_at = d.now;
             tx.update_room(&room)?;
-            remerge_guardian_row(tx, d, &room, caller)?;
+            remerge_guardian_row(tx, d, &room, caller, me)?;
             Ok(EndTurn { reserved_for: room.reserved_for.clone(), event, handoff_commitments: recorded })
         })?;
         self.notify(room_id);
@@ -1132,10 +1135,15 @@ fn pass_target(d: &mut Deps<'_>, members: &[Member], caller: &str, to: &str) -> 
 
 /// After a release or pass by a caller whose stored row is the guardian's
 /// (`human_guardian`), merge the caller's metadata again as for a non-holder (§10.8).
-fn remerge_guardian_row(tx: &Tx<'_>, d: &mut Deps<'_>, room: &Room, caller: &Caller) -> Result<(), TtError> {
-    if let Some(mut me) = tx.member(&room.room_id, &caller.agent_id)?
-        && me.session_kind == "human_guardian"
-    {
+/// `me` is the caller's row as this transaction stored it.
+fn remerge_guardian_row(
+    tx: &Tx<'_>,
+    d: &mut Deps<'_>,
+    room: &Room,
+    caller: &Caller,
+    mut me: Member,
+) -> Result<(), TtError> {
+    if me.session_kind == "human_guardian" {
         d.merge_metadata(room, &mut me, &caller.metadata);
         tx.put_member(&me)?;
     }
