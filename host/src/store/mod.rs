@@ -851,13 +851,28 @@ impl Tx<'_> {
         Ok(max.map_or(0, |m| m + 1))
     }
 
-    /// Insert or replace a member row (every column).
+    /// Insert a member row, or update every column of an existing one but its key and
+    /// its `ordinal`, which is fixed when the member is created ([`crate::service::new_member`]).
+    ///
+    /// An upsert, not `INSERT OR REPLACE`: REPLACE deletes the old row and inserts a new
+    /// one, rewriting both indexes of `room_members`; updating in place leaves the rowid
+    /// and the indexes alone (fewer WAL pages per release, docs/PERFORMANCE.md).
     pub fn put_member(&self, m: &Member) -> Result<(), TtError> {
-        let sql = format!(
-            "INSERT OR REPLACE INTO room_members ({MEMBER_COLS}, status) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,'active')"
-        );
-        self.tx.prepare_cached(&sql)?.execute(params![
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            let updates: Vec<String> = MEMBER_COLS
+                .split(", ")
+                .filter(|c| !matches!(*c, "room_id" | "agent_id" | "ordinal"))
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            format!(
+                "INSERT INTO room_members ({MEMBER_COLS}, status) \
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,'active') \
+                 ON CONFLICT (room_id, agent_id) DO UPDATE SET {}, status = 'active'",
+                updates.join(", ")
+            )
+        });
+        self.tx.prepare_cached(sql)?.execute(params![
             m.room_id,
             m.agent_id,
             m.ordinal,
