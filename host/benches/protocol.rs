@@ -99,6 +99,19 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// The share of the last 60 s in which some task waited for I/O (`/proc/pressure/io`,
+/// `some avg60`, %), or `?`. A release waits for an `fsync` of the session file, so its
+/// wall time follows the disk's latency, which the load average does not show.
+fn io_pressure() -> String {
+    std::fs::read_to_string("/proc/pressure/io")
+        .ok()
+        .and_then(|s| {
+            let some = s.lines().find(|l| l.starts_with("some"))?.to_string();
+            some.split_whitespace().find_map(|f| f.strip_prefix("avg60=").map(str::to_string))
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
 /// One data dir and the project dirs (rooms) under the bench's temp root.
 struct Tt {
     data: PathBuf,
@@ -846,7 +859,7 @@ fn main() {
     let exe = root.join("tt");
     std::fs::copy(env!("CARGO_BIN_EXE_tt"), &exe).unwrap();
     TT_EXE.set(exe).unwrap();
-    let load_before = load_average();
+    let (load_before, io_before) = (load_average(), io_pressure());
     let mut rows: Vec<Row> = Vec::new();
     let step = |name: &str| eprintln!("[{:5.1} s] {name}", started.elapsed().as_secs_f64());
     step("whole-process times");
@@ -863,11 +876,13 @@ fn main() {
     let date = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let mut table = format!(
         "Measured {} in {:.0} s (`BENCH_WRITE=1 cargo bench -p stick --bench protocol`); load average \
-         {load_before} before, {} after.\n\n\
+         {load_before} before, {} after; I/O pressure (`/proc/pressure/io` some avg60) {io_before} % \
+         before, {} % after.\n\n\
          | measured | result | target | met |\n|---|---|---|---|\n",
         date.get(..10).unwrap_or(&date),
         started.elapsed().as_secs_f64(),
-        load_average()
+        load_average(),
+        io_pressure()
     );
     for (what, got, target, met) in &rows {
         table.push_str(&format!("| {what} | {got} | {target} | {met} |\n"));
