@@ -392,7 +392,6 @@ impl Prober {
     }
 }
 
-/// Inspect `pid` now through the shared [`SYSTEM`], without any cache (§6.2).
 /// How much of a process [`probe_uncached`] reads.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Detail {
@@ -404,6 +403,7 @@ enum Detail {
     StartOnly,
 }
 
+/// Inspect `pid` now through the shared [`SYSTEM`], without any cache (§6.2).
 fn probe_uncached(pid: i64, detail: Detail) -> Inspection {
     let Some(os) = os_pid(pid) else { return Inspection::Undeterminable };
     let Ok(raw) = u32::try_from(os.as_raw_pid()) else { return Inspection::Undeterminable };
@@ -413,8 +413,8 @@ fn probe_uncached(pid: i64, detail: Detail) -> Inspection {
     }
     let Some(system) = shared.as_mut() else { return Inspection::Undeterminable };
     let spid = sysinfo::Pid::from_u32(raw);
-    // Only this pid, only `stat` (start time, parent, state) and `cmdline`: no tasks,
-    // no memory, no CPU, no user lookups. Dead entries are dropped from the list.
+    // Only this pid, only `stat` (start time, parent, state) and, for a label, `cmdline`:
+    // no tasks, no memory, no CPU, no user lookups. Dead entries are dropped from the list.
     let kind = match detail {
         Detail::WithLabel => ProcessRefreshKind::nothing().without_tasks().with_cmd(UpdateKind::Always),
         Detail::StartOnly => ProcessRefreshKind::nothing().without_tasks(),
