@@ -12,8 +12,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use stick::ErrorCode;
-use stick::argv::parse::{duration, integer, normalize, prescan};
-use stick::argv::{Line, Parsed, args::Cli, clap_error, clap_parse, parse_line};
+use stick::argv::parse::{duration, integer, prescan};
+use stick::argv::{Line, Parsed, clap_error, clap_parse_args, parse_line};
 use stick::service::commitments::{parse_commitment_id, validate_reason, validate_topic};
 
 /// An error prints as one JSON line, or one `Error:` line (two with a hint), whatever
@@ -97,8 +97,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(Parsed::Hook) => {
             // Hook mode parses the same way itself and reports errors as one line.
             if prescan(&line.args).is_ok() {
-                let mut tree = Cli::command_tree();
-                if let Err(e) = clap_parse(&mut tree, normalize(&line.args)) {
+                if let Err(e) = clap_parse_args(&line.args, false) {
                     one_line_usage(&clap_error(&e, &line.words));
                 }
             }

@@ -128,18 +128,42 @@ fn parse_line_impl(line: &Line, keep_tree: bool) -> Result<Parsed, TtError> {
         return Ok(Parsed::Hook);
     }
     parse::prescan(&line.args)?;
+    let parsed = clap_parse_args(&line.args, keep_tree).map_err(|e| clap_error(&e, &line.words))?;
+    Ok(Parsed::Command(Box::new(parsed)))
+}
+
+/// Parse `args` (after [`parse::prescan`]) with clap. The fast parse puts the global
+/// options in front of the command word for the root command, which defines them
+/// ([`parse::Globals::Front`]). A line it rejects is parsed again in its own order by a
+/// tree whose global options are clap globals, and that parse's error is returned: it
+/// names the first problem of the line as written (`tt bogus --json=1` is an unknown
+/// command, not a flag given a value). Only failing lines pay for the copies. With
+/// `keep_tree` the fast parse's tree is never freed ([`parse_line_once`]).
+///
+/// Errors: clap's, for [`clap_error`].
+pub fn clap_parse_args(args: &[String], keep_tree: bool) -> Result<Cli, clap::Error> {
     let mut tree = std::mem::ManuallyDrop::new(Cli::command_tree());
-    let parsed = clap_parse(&mut tree, parse::normalize(&line.args)).map_err(|e| clap_error(&e, &line.words));
+    let fast = clap_parse(&mut tree, parse::normalize(args, parse::Globals::Front));
     if !keep_tree {
         drop(std::mem::ManuallyDrop::into_inner(tree));
     }
-    Ok(Parsed::Command(Box::new(parsed?)))
+    fast.or_else(|_| clap_parse(&mut Cli::command_tree_with_globals(), parse::normalize(args, parse::Globals::InPlace)))
 }
 
 impl Cli {
     /// The clap command tree of `tt` (built on every call).
     pub fn command_tree() -> clap::Command {
         <Cli as clap::CommandFactory>::command()
+    }
+
+    /// [`Cli::command_tree`] with the global options (cli.md §2.2) marked as clap
+    /// globals, so that every subcommand accepts them in place.
+    pub fn command_tree_with_globals() -> clap::Command {
+        parse::GLOBAL_FLAGS
+            .iter()
+            .chain(parse::GLOBAL_VALUE_OPTIONS)
+            .map(|o| o.trim_start_matches("--"))
+            .fold(Cli::command_tree(), |tree, id| tree.mut_arg(id, |a| a.global(true)))
     }
 }
 
@@ -248,6 +272,22 @@ mod tests {
         assert_eq!(e.message, "Option --reason requires a value.");
         let e = parse(&["claim", "observe", "--text"]).err().unwrap();
         assert_eq!(e.message, "Option --text requires a value.");
+    }
+
+    #[test]
+    fn errors_name_the_first_problem_as_written() {
+        // The global options are parsed in front of the command only on the fast path;
+        // a rejected line is reported in its own order (cli.md §2.3).
+        for (args, message) in [
+            (&["bogus", "--json=1"][..], "Unknown command: bogus"),
+            (&["release", "--bogus", "--json=1"], "Unknown option --bogus for tt release."),
+            (&["release", "--json=1", "--bogus"], "Option --json does not take a value."),
+            (&["msg", "--json=x", "bogus"], "Unknown msg subcommand: bogus"),
+            (&["state", "--agent", "a", "--agent", "b"], "Option --agent may be given only once."),
+        ] {
+            assert_eq!(parse(args).err().unwrap().message, message, "{args:?}");
+        }
+        assert!(matches!(parse(&["release", "--status", "s", "--json", "--agent=x"]), Ok(Parsed::Command(_))));
     }
 
     #[test]

@@ -175,27 +175,38 @@ pub fn has_subcommand(words: &[String]) -> bool {
     }
 }
 
-/// The global options (cli.md §2.2), allowed before or after the command. They are
-/// defined on clap's root command only, not as clap `global` arguments: clap copies
-/// every global argument into every subcommand when it builds the tree (5 × 23 `Arg`
-/// clones for the top-level commands alone, about 100 KB of fresh heap per process), so [`normalize`] moves them in
-/// front of the command word instead.
-pub const GLOBAL_OPTIONS: &[&str] = &["--json", "--text", "--verbose", "--agent", "--policy"];
+/// The global boolean flags (cli.md §2.2); the global value options are
+/// [`GLOBAL_VALUE_OPTIONS`]. Both may stand before or after the command.
+pub const GLOBAL_FLAGS: &[&str] = &["--json", "--text", "--verbose"];
 
 /// Whether the option token `a` (`--name` or `--name=value`) is a global option.
 fn is_global(a: &str) -> bool {
     let name = a.split_once('=').map_or(a, |(n, _)| n);
-    GLOBAL_OPTIONS.contains(&name)
+    GLOBAL_FLAGS.contains(&name) || GLOBAL_VALUE_OPTIONS.contains(&name)
 }
 
-/// Rebuild the argument list so that clap sees `<global options…> <command>
+/// Where [`normalize`] puts the global options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Globals {
+    /// In front of the command word, for clap's root command, which defines them. clap
+    /// `global` arguments are copied into every subcommand when the tree is built (5 × 23
+    /// `Arg` clones for the top-level commands alone, about 100 KB of fresh heap per
+    /// process), so the fast parse does without them.
+    Front,
+    /// Among the other options, in the order given: for a tree whose global options are
+    /// clap globals, so that clap reports the first error of the line in its own order
+    /// ([`super::clap_parse_args`]).
+    InPlace,
+}
+
+/// Rebuild the argument list so that clap sees `[<global options…>] <command>
 /// [<subcommand>] <options…> -- <positionals…>`: options and positionals may be
 /// interleaved (§2.1), global options may stand anywhere before `--` (§2.2), any token
 /// that begins with a single `-` is an ordinary token (§2.3 rule 1), and a `--` ends
 /// option parsing. Value options keep their value (validated by [`prescan`]);
 /// `--name=value` stays one token. `claim observe --text` must already be renamed
 /// ([`claim_text`]).
-pub fn normalize(args: &[String]) -> Vec<String> {
+pub fn normalize(args: &[String], globals_at: Globals) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     let mut globals: Vec<String> = Vec::new();
     let mut opts: Vec<String> = Vec::new();
@@ -208,7 +219,7 @@ pub fn normalize(args: &[String]) -> Vec<String> {
         } else if a == "--" {
             after_dashes = true;
         } else if let Some(name) = a.strip_prefix("--") {
-            let to = if is_global(a) { &mut globals } else { &mut opts };
+            let to = if globals_at == Globals::Front && is_global(a) { &mut globals } else { &mut opts };
             to.push(a.clone());
             if !name.contains('=')
                 && takes_value(name)
@@ -307,37 +318,46 @@ mod tests {
     #[test]
     fn normalize_moves_positionals_behind_dashes() {
         assert_eq!(
-            normalize(&v(&["msg", "send", "room", "--stdin", "-x", "--path", "/p"])),
+            normalize(&v(&["msg", "send", "room", "--stdin", "-x", "--path", "/p"]), Globals::Front),
             v(&["msg", "send", "--stdin", "--path", "/p", "--", "room", "-x"])
         );
         assert_eq!(
-            normalize(&v(&["--agent", "a:b", "pass", "agent:b", "--status", "s"])),
+            normalize(&v(&["--agent", "a:b", "pass", "agent:b", "--status", "s"]), Globals::Front),
             v(&["--agent", "a:b", "pass", "--status", "s", "--", "agent:b"])
         );
         // Global options move in front of the command, wherever they stand before `--`.
         assert_eq!(
-            normalize(&v(&["release", "--status", "s", "--agent=x", "--json", "--policy", "p.wasm", "--", "--text"])),
+            normalize(
+                &v(&["release", "--status", "s", "--agent=x", "--json", "--policy", "p.wasm", "--", "--text"]),
+                Globals::Front
+            ),
             v(&["--agent=x", "--json", "--policy", "p.wasm", "release", "--status", "s", "--", "--text"])
         );
         assert_eq!(
-            normalize(&v(&["msg", "--verbose", "send", "room", "--text"])),
+            normalize(&v(&["msg", "--verbose", "send", "room", "--text"]), Globals::Front),
             v(&["--verbose", "--text", "msg", "send", "--", "room"])
         );
         assert_eq!(
-            normalize(&v(&["msg", "send", "room", "--", "--help"])),
+            normalize(&v(&["msg", "send", "room", "--", "--help"]), Globals::Front),
             v(&["msg", "send", "--", "room", "--help"])
         );
-        assert_eq!(normalize(&v(&["join", "--json", "/repo"])), v(&["--json", "join", "--", "/repo"]));
+        assert_eq!(normalize(&v(&["join", "--json", "/repo"]), Globals::Front), v(&["--json", "join", "--", "/repo"]));
         assert_eq!(
-            normalize(&v(&["guards", "--json", "heal-lock", "--force"])),
+            normalize(&v(&["guards", "--json", "heal-lock", "--force"]), Globals::Front),
             v(&["--json", "guards", "heal-lock", "--force"])
         );
-        assert_eq!(normalize(&v(&["guards", "./heal-lock", "--json"])), v(&["--json", "guards", "--", "./heal-lock"]));
         assert_eq!(
-            normalize(&v(&["commitments", "done", "CMT-1", "--force"])),
+            normalize(&v(&["guards", "./heal-lock", "--json"]), Globals::Front),
+            v(&["--json", "guards", "--", "./heal-lock"])
+        );
+        assert_eq!(
+            normalize(&v(&["commitments", "done", "CMT-1", "--force"]), Globals::Front),
             v(&["commitments", "done", "--force", "--", "CMT-1"])
         );
-        assert_eq!(normalize(&v(&["commitments", "./done", "--all"])), v(&["commitments", "--all", "--", "./done"]));
+        assert_eq!(
+            normalize(&v(&["commitments", "./done", "--all"]), Globals::Front),
+            v(&["commitments", "--all", "--", "./done"])
+        );
     }
 
     #[test]

@@ -12,13 +12,12 @@
 //!   transaction is rolled back by the exit).
 
 use super::context;
-use clap::Parser;
 use serde_json::{Map, Value};
 use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::Duration;
-use stick::argv::args::{ClaimCommand, Cli, Command};
+use stick::argv::args::{ClaimCommand, Command};
 use stick::argv::{clap_error, parse};
 use stick::commands::claims::{self, HookArgs, HookPayload};
 use stick::env::Env;
@@ -72,7 +71,7 @@ fn observe(args: &[String], env: &Env) -> Report {
     if let Err(e) = parse::prescan(args) {
         return Report::error(&e.message, none());
     }
-    let cli = match Cli::try_parse_from(parse::normalize(args)) {
+    let cli = match stick::argv::clap_parse_args(args, false) {
         Ok(cli) => cli,
         Err(e) => {
             let words = [String::from("claim"), String::from("observe")];
