@@ -114,20 +114,25 @@ pub fn compile(engine: &Engine, bytes: &[u8], sha256: &str, cache_dir: Option<&P
     {
         return Ok(Compiled { component, was_cached: true, artifact: Some(path), warning: None });
     }
-    let compiler = compiling_engine().map_err(|e| one_line(&e))?;
-    let artifact = compiler.precompile_component(bytes).map_err(|e| one_line(&e))?;
+    // Compile once: the artifact written to the cache is this component's own
+    // serialisation, and the component itself is the fallback when the cache fails.
+    let Compiled { component: compiled, .. } = in_memory(bytes, None)?;
+    let artifact = compiled.serialize().map_err(|e| one_line(&e))?;
+    let fallback = |warning: String| {
+        Ok(Compiled { component: compiled.clone(), was_cached: false, artifact: None, warning: Some(warning) })
+    };
     match crate::paths::write_atomic(&path, &artifact).map_err(|e| e.to_string()) {
         Ok(()) => match deserialize_trusted(engine, &path) {
             Ok(component) => Ok(Compiled { component, was_cached: false, artifact: Some(path), warning: None }),
-            Err(e) => in_memory(
-                bytes,
-                Some(format!("warning: policy cache artifact unreadable ({}); compiled in memory", one_line(&e))),
-            ),
+            Err(e) => {
+                fallback(format!("warning: policy cache artifact unreadable ({}); compiled in memory", one_line(&e)))
+            }
         },
-        Err(e) => in_memory(bytes, Some(format!("warning: cannot write the policy cache ({e}); compiling in memory"))),
+        Err(e) => fallback(format!("warning: cannot write the policy cache ({e}); compiling in memory")),
     }
 }
 
+/// Compile `bytes` with a [`compiling_engine`], keeping the result in memory.
 fn in_memory(bytes: &[u8], warning: Option<String>) -> Result<Compiled, String> {
     let compiler = compiling_engine().map_err(|e| one_line(&e))?;
     let component = Component::new(&compiler, bytes).map_err(|e| one_line(&e))?;
@@ -154,7 +159,7 @@ fn deserialize_trusted(engine: &Engine, path: &Path) -> wasmtime::Result<Compone
     // SAFETY: wasmtime trusts the bytes of a precompiled artifact. `path` lies in the
     // owner-only cache directory checked by `prepare_cache_dir` (0700, owned by this
     // user), and only this host writes `.cwasm` files there, atomically (temp file +
-    // rename) from `Engine::precompile_component`; the engine-compatibility hash in
+    // rename) from `Component::serialize`; the engine-compatibility hash in
     // the file name and wasmtime's own header check reject artifacts of another
     // version or configuration. Any failure is treated as a cache miss.
     unsafe { Component::deserialize_file(engine, path) }
