@@ -124,21 +124,28 @@ impl Tt {
         Tt { data }
     }
 
-    /// `tt` with `args` in `dir`, nothing else added.
-    fn raw(&self, dir: &Path, args: &[&str]) -> Command {
+    /// `tt` with `args`, nothing else added. No working directory is set: with one,
+    /// `std::process::Command` on this static build falls back from `posix_spawn` to
+    /// `fork` + `exec` (its weak `posix_spawn_file_actions_addchdir_np` lookup needs the
+    /// dynamic loader), and the fork of the bench process added 0.15–0.3 ms to every
+    /// `tt` run but not to the empty binary's (docs/PERFORMANCE.md). Every process of
+    /// the bench is started the same way, by `posix_spawn`.
+    fn raw(&self, args: &[&str]) -> Command {
         let mut c = Command::new(tt_exe());
-        c.args(args).current_dir(dir).env("TT_DATA_DIR", &self.data).stdin(Stdio::null());
+        c.args(args).env("TT_DATA_DIR", &self.data).stdin(Stdio::null());
         for v in SCRUB {
             c.env_remove(v);
         }
         c
     }
 
-    /// `tt --agent <agent> --json <args>` in `dir`.
+    /// `tt --agent <agent> --json <args> <dir>`: the project dir is the command's
+    /// `[path]` argument (every command the bench runs takes one last), not its working
+    /// directory (see [`Tt::raw`]).
     fn cmd(&self, dir: &Path, agent: &str, args: &[&str]) -> Command {
-        let mut full = vec!["--agent", agent, "--json"];
-        full.extend_from_slice(args);
-        self.raw(dir, &full)
+        let mut c = self.raw(&["--agent", agent, "--json"]);
+        c.args(args).arg(dir);
+        c
     }
 
     /// Run to completion; the whole-process time and the JSON result.
@@ -330,7 +337,7 @@ fn bench_process(root: &Path, empty: &Path, rows: &mut Vec<Row>) {
         note_guardian(&v);
         tt.run(&solo, "agent:a", &["release", "--status", "s", "--next-action", "n"]);
         timed(Command::new(empty));
-        timed(tt.raw(&solo, &["--version"]));
+        timed(tt.raw(&["--version"]));
     }
     let wal = tt.data.join("rooms.sqlite-wal");
     let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
@@ -339,14 +346,14 @@ fn bench_process(root: &Path, empty: &Path, rows: &mut Vec<Row>) {
     for _ in 0..STATE_RUNS {
         nothing.push(timed(Command::new(empty)));
         state.push(tt.run(&solo, "agent:a", &["state"]).0);
-        version.push(timed(tt.raw(&solo, &["--version"])));
+        version.push(timed(tt.raw(&["--version"])));
     }
     let wal_after = wal_size();
     // CPU time per run (user + system of the reaped children), less sensitive than wall
     // time to other load on the machine.
     let cpu_state = cpu_per_run(CPU_RUNS, || tt.cmd(&solo, "agent:a", &["state"]));
     let cpu_empty = cpu_per_run(CPU_RUNS, || Command::new(empty));
-    let cpu_version = cpu_per_run(CPU_RUNS, || tt.raw(&solo, &["--version"]));
+    let cpu_version = cpu_per_run(CPU_RUNS, || tt.raw(&["--version"]));
     let (mut grant, mut release) = (Vec::new(), Vec::new());
     for _ in 0..RELEASE_RUNS {
         let (d, v) = tt.run(&solo, "agent:a", &["try"]);
