@@ -216,7 +216,7 @@ impl SessionFile {
         let dir = self.dir();
         crate::paths::ensure_private_dir(dir).map_err(|e| storage("cannot create the data directory", dir, &e))?;
         let _lock = self.lock()?;
-        sweep_side_dirs(dir);
+        sweep_leftovers(dir);
         let mut rows = self.read_rows().map_err(|e| storage("cannot read the session file", &self.path, &e))?;
         rows.retain(|r| live_rooms.contains(&r.room_id));
         let out = f(&mut rows);
@@ -419,7 +419,7 @@ fn storage(what: &str, path: &Path, e: &std::io::Error) -> TtError {
 /// The prefix of the private directories next to the lock: a writer stages its lock in
 /// one (`.cli-sessions.json.lock.<pid>-<start s>.<random>.tmp`, holding its owner marker)
 /// and moves a released lock into another before emptying it. A writer killed in between
-/// leaves one behind; [`sweep_side_dirs`] removes those of processes that are gone (with
+/// leaves one behind; [`sweep_leftovers`] removes those of processes that are gone (with
 /// [`remove_lock_dir`]: a side directory is a lock directory under another name).
 const SIDE_PREFIX: &str = ".cli-sessions.json.lock.";
 const SIDE_SUFFIX: &str = ".tmp";
@@ -437,17 +437,45 @@ fn parse_side_dir(name: &str) -> Option<(i64, i64)> {
     Some((pid.parse().ok()?, started.parse().ok()?))
 }
 
-/// Remove the side directories left in `dir` by writers that are provably gone
-/// (protocol.md §6.3 steps 5–8). Run by each writer while it holds the lock: one
-/// directory read, and a liveness probe only for a side directory that is there. A
-/// directory wrongly judged gone (a writer in another pid namespace) only costs that
-/// writer its staged lock: it falls back to `mkdir`.
-fn sweep_side_dirs(dir: &Path) {
+/// The pid a temporary copy's name carries (`.cli-sessions.json.<pid>.<random>.tmp`,
+/// cli.md §3.5, written by [`SessionFile::write`]); None for any other name.
+fn parse_temp_copy(name: &str) -> Option<i64> {
+    let rest = name.strip_prefix('.')?.strip_prefix(FILE_NAME)?.strip_prefix('.')?.strip_suffix(SIDE_SUFFIX)?;
+    let (pid, random) = rest.split_once('.')?;
+    if random.is_empty() || !random.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Remove what writers that are provably gone left in `dir`: their side directories
+/// (protocol.md §6.3 steps 5–8) and their temporary copies. Run by each writer while it
+/// holds the lock: one directory read, and a liveness probe only for a leftover that is
+/// there. A directory wrongly judged gone (a writer in another pid namespace) only costs
+/// that writer its staged lock: it falls back to `mkdir`.
+///
+/// A temporary copy is only ever written under the lock, so one that exists while this
+/// process holds it was left by a writer killed before its rename (or one whose lock was
+/// broken as stale). Its name carries no start time, so it is removed only when its pid
+/// no longer exists at all (`kill(pid, 0)` fails with `ESRCH`); behind a reused pid it
+/// stays. Without this, every writer killed between the `fsync` and the rename left a
+/// file behind for good (the crash run kills writers at random points, docs/RELIABILITY.md).
+fn sweep_leftovers(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else { return };
+    let own = i64::from(std::process::id());
     for entry in entries.flatten() {
-        let Some((pid, started_at)) = parse_side_dir(&entry.file_name().to_string_lossy()) else { continue };
-        if crate::liveness::local_verdict(pid, started_at) == crate::liveness::Verdict::Gone {
-            remove_lock_dir(&entry.path());
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some((pid, started_at)) = parse_side_dir(&name) {
+            if crate::liveness::local_verdict(pid, started_at) == crate::liveness::Verdict::Gone {
+                remove_lock_dir(&entry.path());
+            }
+        } else if let Some(pid) = parse_temp_copy(&name)
+            && pid != own
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && crate::liveness::signal_zero(pid) == crate::liveness::SignalProbe::Dead
+        {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
@@ -1042,6 +1070,45 @@ mod tests {
         assert!(other.exists(), "the new holder's lock is put back");
         let leftovers: Vec<String> = lock_debris(&f).into_iter().filter(|n| n.ends_with(SIDE_SUFFIX)).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn temporary_copies_of_gone_writers_are_swept_and_others_kept() {
+        let (_t, f) = file();
+        let dead = dead_pid();
+        let copy = |pid: u32| f.dir().join(format!(".{FILE_NAME}.{pid}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        // Killed between its fsync and its rename.
+        let gone = copy(dead);
+        fs::write(&gone, b"[]").unwrap();
+        // A live writer's copy (this test's parent process stands in for one), this
+        // process's own, and names that are not temporary copies.
+        let parent = copy(std::os::unix::process::parent_id());
+        fs::write(&parent, b"[]").unwrap();
+        let own = copy(std::process::id());
+        fs::write(&own, b"[]").unwrap();
+        let others = [".cli-sessions.json.x.abc.tmp", ".cli-sessions.json.1.zz.tmp", "cli-sessions.json.1.ab.tmp"];
+        for o in others {
+            fs::write(f.dir().join(o), b"").unwrap();
+        }
+        f.update(&live(&["r"]), |rows| join_refresh(rows, "a", "r", "/p", "/p", None, T1)).unwrap();
+        assert!(!gone.exists(), "a gone writer's copy is removed");
+        assert!(parent.exists() && own.exists(), "copies of existing pids stay");
+        assert!(others.iter().all(|o| f.dir().join(o).exists()));
+        assert_eq!(f.read().len(), 1);
+    }
+
+    #[test]
+    fn temporary_copy_names_carry_the_pid() {
+        assert_eq!(parse_temp_copy(".cli-sessions.json.42.0123456789abcdef0123456789abcdef.tmp"), Some(42));
+        for other in [
+            ".cli-sessions.json.lock.42-1.abcd.tmp",
+            ".cli-sessions.json.42..tmp",
+            ".cli-sessions.json.42.abc",
+            "cli-sessions.json",
+            ".cli-sessions.json.corrupt-1.tmp",
+        ] {
+            assert_eq!(parse_temp_copy(other), None, "{other}");
+        }
     }
 
     #[test]
