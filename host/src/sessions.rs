@@ -323,7 +323,7 @@ impl SessionFile {
         let mut bytes = serde_json::to_vec_pretty(&value)
             .map_err(|e| TtError::storage(format!("cannot encode the session file: {e}")))?;
         bytes.push(b'\n');
-        let tmp = self.dir().join(format!(".{FILE_NAME}.{}.{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple()));
+        let tmp = temp_copy(self.dir(), std::process::id());
         let result = write_synced(&tmp, &bytes).and_then(|()| fs::rename(&tmp, &self.path));
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
@@ -437,10 +437,19 @@ fn parse_side_dir(name: &str) -> Option<(i64, i64)> {
     Some((pid.parse().ok()?, started.parse().ok()?))
 }
 
-/// The pid a temporary copy's name carries (`.cli-sessions.json.<pid>.<random>.tmp`,
-/// cli.md §3.5, written by [`SessionFile::write`]); None for any other name.
+/// The prefix and suffix of a temporary copy of the session file (cli.md §3.5).
+const COPY_PREFIX: &str = ".cli-sessions.json.";
+const COPY_SUFFIX: &str = ".tmp";
+
+/// A fresh temporary copy path for process `pid` in `dir`:
+/// `.cli-sessions.json.<pid>.<random>.tmp` (cli.md §3.5).
+fn temp_copy(dir: &Path, pid: u32) -> PathBuf {
+    dir.join(format!("{COPY_PREFIX}{pid}.{}{COPY_SUFFIX}", uuid::Uuid::new_v4().simple()))
+}
+
+/// The pid a [`temp_copy`] name carries; None for any other name.
 fn parse_temp_copy(name: &str) -> Option<i64> {
-    let rest = name.strip_prefix('.')?.strip_prefix(FILE_NAME)?.strip_prefix('.')?.strip_suffix(SIDE_SUFFIX)?;
+    let rest = name.strip_prefix(COPY_PREFIX)?.strip_suffix(COPY_SUFFIX)?;
     let (pid, random) = rest.split_once('.')?;
     if random.is_empty() || !random.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -1076,7 +1085,7 @@ mod tests {
     fn temporary_copies_of_gone_writers_are_swept_and_others_kept() {
         let (_t, f) = file();
         let dead = dead_pid();
-        let copy = |pid: u32| f.dir().join(format!(".{FILE_NAME}.{pid}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let copy = |pid: u32| temp_copy(f.dir(), pid);
         // Killed between its fsync and its rename.
         let gone = copy(dead);
         fs::write(&gone, b"[]").unwrap();
